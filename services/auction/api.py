@@ -1,0 +1,61 @@
+"""The auction service's composition root and HTTP API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel
+
+from services.auction import repository
+from services.auction.config import AuctionSettings
+from services.auction.consumer import HANDLERS
+from shared.auth import Principal, Role, require
+from shared.problems import PROBLEM_RESPONSES, not_found
+from shared.service import ServiceSpec, build_app, runtime_of
+from shared.settings import CommonSettings
+
+router = APIRouter(tags=["listings"], responses=PROBLEM_RESPONSES)
+
+
+class KnownListing(BaseModel):
+    listing_id: uuid.UUID
+    title: str
+    region: str
+    seller_id: str
+    created_at: datetime
+    events_applied: int
+
+
+@router.get("/listings/{listing_id}", response_model=KnownListing)
+async def get_listing(
+    listing_id: uuid.UUID,
+    request: Request,
+    _: Annotated[Principal, Depends(require(*Role))],
+) -> KnownListing:
+    """A listing as this service learnt it from the listing service's events."""
+    row = await repository.get_listing(runtime_of(request).pool, listing_id)
+    if row is None:
+        raise not_found(f"No listing {listing_id} has reached the auction service.")
+    return KnownListing(**dict(row))
+
+
+def create_app(
+    settings: AuctionSettings | None = None,
+    common: CommonSettings | None = None,
+    run_background: bool = True,
+):
+    spec = ServiceSpec(
+        name="auction",
+        title="techex auction service",
+        description=(
+            "Auctions, listing trades (挂牌) and negotiated deals with public notice."
+        ),
+        migrations=Path(__file__).parent / "migrations",
+        routers=[router],
+        handlers=HANDLERS,
+    )
+    return build_app(spec, settings or AuctionSettings(), common, run_background=run_background)

@@ -1,0 +1,25 @@
+"""asyncpg SQL of the auction service."""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+from shared.events.listing import ListingCreated
+
+
+async def record_listing(conn: asyncpg.Connection, event: ListingCreated) -> None:
+    await conn.execute(
+        "INSERT INTO listings (listing_id, title, region, seller_id, created_at)"
+        " VALUES ($1, $2, $3, $4, $5)"
+        " ON CONFLICT (listing_id) DO UPDATE SET events_applied = listings.events_applied + 1",
+        event.listing_id, event.title, event.region, event.seller_id, event.created_at,
+    )
+
+
+async def get_listing(pool: asyncpg.Pool, listing_id: uuid.UUID) -> asyncpg.Record | None:
+    return await pool.fetchrow(
+        "SELECT listing_id, title, region, seller_id, created_at, events_applied"
+        " FROM listings WHERE listing_id = $1",
+        listing_id,
+    )

@@ -1,0 +1,32 @@
+"""The event catalog: every event type the services exchange.
+
+Importing this package registers all event modules, so :func:`lookup` and
+:func:`all_event_types` see the complete catalog.
+"""
+
+from shared.events import listing as listing
+from shared.events.base import (
+    CatalogError,
+    Event,
+    InvalidPayload,
+    UnknownEventType,
+    all_event_types,
+    decode,
+    encode,
+    examples_of,
+    lookup,
+    register,
+)
+
+__all__ = [
+    "CatalogError",
+    "Event",
+    "InvalidPayload",
+    "UnknownEventType",
+    "all_event_types",
+    "decode",
+    "encode",
+    "examples_of",
+    "lookup",
+    "register",
+]

@@ -1,0 +1,158 @@
+"""Event base class and the catalog of every event type, keyed by CloudEvents ``type``.
+
+Readers are tolerant (unknown payload fields are ignored) so producers can add optional
+fields without a new version; anything else is a new ``version`` and a new class.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from shared.envelope import json_bytes
+
+if TYPE_CHECKING:
+    from shared.envelope import Envelope
+
+__all__ = [
+    "CatalogError",
+    "Event",
+    "InvalidPayload",
+    "UnknownEventType",
+    "all_event_types",
+    "decode",
+    "encode",
+    "examples_of",
+    "lookup",
+    "register",
+]
+
+_NAME_PART: Final = re.compile(r"[a-z_]+")
+
+
+class Event(BaseModel):
+    """Base of every domain event; subclasses are registered with :func:`register`."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    aggregate: ClassVar[str]
+    """Aggregate type, e.g. ``"listing"``; also names the topic ``techex.<aggregate>``."""
+    name: ClassVar[str]
+    """What happened, e.g. ``"created"``."""
+    version: ClassVar[int] = 1
+    subject_field: ClassVar[str]
+    """The field holding the aggregate id (CloudEvents ``subject`` and Kafka key)."""
+
+    @classmethod
+    def ce_type(cls) -> str:
+        return f"cn.techex.{cls.aggregate}.{cls.name}.v{cls.version}"
+
+    def subject(self) -> str:
+        return str(getattr(self, self.subject_field))
+
+
+class CatalogError(TypeError):
+    """An event class that cannot be registered (raised at import time)."""
+
+
+class UnknownEventType(KeyError):
+    """No event class is registered for this CloudEvents ``type``."""
+
+    def __init__(self, ce_type: str) -> None:
+        super().__init__(ce_type)
+        self.ce_type = ce_type
+
+    def __str__(self) -> str:
+        return f"unknown event type {self.ce_type!r}"
+
+
+class InvalidPayload(ValueError):
+    """The payload does not validate against its event class.
+
+    ``errors`` is pydantic's error list reduced to ``loc``/``type``/``msg`` (no input values,
+    so it is safe to log or put in a dead-letter header).
+    """
+
+    def __init__(self, ce_type: str, error: ValidationError) -> None:
+        self.ce_type = ce_type
+        self.errors: list[dict[str, Any]] = [
+            {"loc": ".".join(map(str, e["loc"])), "type": e["type"], "msg": e["msg"]}
+            for e in error.errors(include_url=False, include_input=False)
+        ]
+        summary = "; ".join(f"{e['loc'] or '<root>'}: {e['msg']}" for e in self.errors)
+        super().__init__(f"invalid {ce_type} payload: {summary}")
+
+
+_catalog: dict[str, type[Event]] = {}
+
+E = TypeVar("E", bound=type[Event])
+
+
+def examples_of(cls: type[Event]) -> list[dict[str, Any]]:
+    """The ``json_schema_extra`` examples of an event class (a dict is required there)."""
+    extra = cls.model_config.get("json_schema_extra")
+    if not isinstance(extra, dict):
+        return []
+    examples = extra.get("examples")
+    return list(examples) if isinstance(examples, list) else []
+
+
+def register(cls: E) -> E:
+    """Class decorator adding an event class to the catalog.
+
+    Checks at import time what would otherwise fail at runtime: naming, ``subject_field``,
+    uniqueness of the type and of the class name (AsyncAPI names operations after it), and
+    that every schema example validates.
+    """
+    for attr in ("aggregate", "name"):
+        value = getattr(cls, attr, None)
+        if not isinstance(value, str) or _NAME_PART.fullmatch(value) is None:
+            raise CatalogError(f"{cls.__qualname__}.{attr} must match [a-z_]+, got {value!r}")
+    if not isinstance(cls.version, int) or cls.version < 1:
+        raise CatalogError(f"{cls.__qualname__}.version must be a positive int")
+    subject_field = getattr(cls, "subject_field", None)
+    if subject_field not in cls.model_fields:
+        raise CatalogError(f"{cls.__qualname__}.subject_field {subject_field!r} is not a field")
+    ce_type = cls.ce_type()
+    if ce_type in _catalog:
+        raise CatalogError(f"{ce_type} is already registered by {_catalog[ce_type].__qualname__}")
+    if any(other.__name__ == cls.__name__ for other in _catalog.values()):
+        raise CatalogError(f"an event class named {cls.__name__} is already registered")
+    examples = examples_of(cls)
+    if not examples:
+        raise CatalogError(f"{cls.__qualname__} needs json_schema_extra={{'examples': [...]}}")
+    for example in examples:
+        try:
+            cls.model_validate(example)
+        except ValidationError as exc:
+            raise CatalogError(f"{cls.__qualname__} example does not validate: {exc}") from exc
+    _catalog[ce_type] = cls
+    return cls
+
+
+def lookup(ce_type: str) -> type[Event]:
+    try:
+        return _catalog[ce_type]
+    except KeyError:
+        raise UnknownEventType(ce_type) from None
+
+
+def all_event_types() -> list[type[Event]]:
+    """Every registered event class, ordered by CloudEvents type."""
+    return [_catalog[t] for t in sorted(_catalog)]
+
+
+def decode(envelope: Envelope) -> Event:
+    """The typed event carried by ``envelope`` (its JSON payload validated by its class)."""
+    cls = lookup(envelope.type)
+    try:
+        return cls.model_validate_json(envelope.data)
+    except ValidationError as exc:
+        raise InvalidPayload(envelope.type, exc) from None
+
+
+def encode(event: Event) -> bytes:
+    """The event's JSON payload as it goes on the wire."""
+    return json_bytes(event.model_dump(mode="json"))

@@ -1,0 +1,103 @@
+"""Kafka client factories and topic administration (aiokafka)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
+
+log = logging.getLogger(__name__)
+
+DLQ_SUFFIX = ".dlq"
+
+
+def dlq_topic(topic: str) -> str:
+    return topic + DLQ_SUFFIX
+
+
+def new_producer(bootstrap: str, **overrides) -> AIOKafkaProducer:
+    """An idempotent producer: acks from all in-sync replicas, no reordering on retry."""
+    options = dict(
+        bootstrap_servers=bootstrap,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=2,
+        max_batch_size=256 * 1024,
+        request_timeout_ms=30_000,
+    )
+    options.update(overrides)
+    return AIOKafkaProducer(**options)
+
+
+def new_consumer(bootstrap: str, group_id: str, **overrides) -> AIOKafkaConsumer:
+    """A group consumer that never commits on its own: offsets follow the database commit."""
+    options = dict(
+        bootstrap_servers=bootstrap,
+        group_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=50,
+        max_poll_records=500,
+        session_timeout_ms=10_000,
+        heartbeat_interval_ms=1_000,
+    )
+    options.update(overrides)
+    return AIOKafkaConsumer(**options)
+
+
+async def wait_until_ready(bootstrap: str, timeout: float = 60.0) -> None:
+    """Wait until the cluster answers metadata requests."""
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5_000)
+        try:
+            await admin.start()
+            await admin.list_topics()
+            return
+        except (KafkaError, OSError) as exc:
+            last = exc
+            await asyncio.sleep(0.5)
+        finally:
+            await admin.close()
+    raise TimeoutError(f"Kafka at {bootstrap} not ready after {timeout:.0f}s: {last!r}")
+
+
+async def ensure_topics(
+    bootstrap: str, topics: Iterable[str], partitions: int, replication: int = 1
+) -> list[str]:
+    """Create the topics that do not exist yet; returns the ones created."""
+    wanted = sorted(set(topics))
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15_000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in wanted if t not in existing]
+        if not missing:
+            return []
+        try:
+            await admin.create_topics(
+                [NewTopic(t, num_partitions=partitions, replication_factor=replication)
+                 for t in missing]
+            )
+        except TopicAlreadyExistsError:
+            pass  # another process won the race
+        except KafkaConnectionError:
+            raise
+        await _await_metadata(admin, missing)
+        return missing
+    finally:
+        await admin.close()
+
+
+async def _await_metadata(admin: AIOKafkaAdminClient, topics: list[str]) -> None:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if set(topics) <= set(await admin.list_topics()):
+            return
+        await asyncio.sleep(0.1)

@@ -1,0 +1,345 @@
+"""RFC 9457 problem details (``application/problem+json``) for every service.
+
+Raise a :class:`Problem` (or a subclass) anywhere in request handling; the handlers installed by
+:func:`install_problem_handlers` turn it, FastAPI's validation errors, Starlette's
+``HTTPException`` and any unhandled exception into a problem document.
+
+The common ones exist both as classes (``NotFound``, to catch or subclass) and as factories
+(``raise not_found("No listing 42.")``). Domain code defines its own problems by subclassing
+with class-level attributes::
+
+    class ListingClosed(Problem):
+        slug = "listing-closed"
+        status = 409
+        title = "Listing is closed"
+
+    raise ListingClosed("Listing 42 closed at 10:00", listing_id=42)
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
+from typing import Any, TypedDict
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic_core import to_jsonable_python
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shared.tracing import current_traceparent, trace_id_of
+
+__all__ = [
+    "PROBLEM_MEDIA_TYPE",
+    "PROBLEM_RESPONSES",
+    "PROBLEM_SCHEMA",
+    "PROBLEM_TYPE_PREFIX",
+    "Conflict",
+    "FieldError",
+    "Forbidden",
+    "NotFound",
+    "Problem",
+    "ProblemResponse",
+    "Unauthorized",
+    "ValidationFailed",
+    "conflict",
+    "forbidden",
+    "install_problem_handlers",
+    "not_found",
+    "unauthorized",
+    "validation",
+]
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_TYPE_PREFIX = "urn:techex:problem:"
+
+_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+_STANDARD_MEMBERS = frozenset({"type", "title", "status", "detail", "instance", "errors"})
+
+logger = logging.getLogger(__name__)
+
+
+class FieldError(TypedDict):
+    """One invalid input: ``field`` is a dotted location such as ``body.title``."""
+
+    field: str
+    message: str
+
+
+def _check_slug(slug: str) -> str:
+    if not _SLUG.fullmatch(slug):
+        raise ValueError(f"problem slug {slug!r} must be lowercase words joined by hyphens")
+    return slug
+
+
+class Problem(Exception):
+    """An error that is reported to the client as an RFC 9457 problem document.
+
+    ``slug``, ``status`` and ``title`` are class-level defaults that a subclass overrides and
+    that a single instance may override too. Keyword arguments not named below become extension
+    members of the document.
+    """
+
+    slug: str = "internal"
+    status: int = 500
+    title: str = "Internal Server Error"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _check_slug(cls.slug)
+        if not 400 <= cls.status <= 599:
+            raise ValueError(f"{cls.__name__}.status must be an HTTP error status")
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        errors: Sequence[FieldError] | None = None,
+        headers: Mapping[str, str] | None = None,
+        slug: str | None = None,
+        status: int | None = None,
+        title: str | None = None,
+        instance: str | None = None,
+        **extensions: Any,
+    ) -> None:
+        if slug is not None:
+            self.slug = _check_slug(slug)
+        if status is not None:
+            if not 400 <= status <= 599:
+                raise ValueError(f"problem status {status} is not an HTTP error status")
+            self.status = status
+        if title is not None:
+            self.title = title
+        clash = _STANDARD_MEMBERS & extensions.keys()
+        if clash:
+            raise ValueError(f"extension members may not redefine {sorted(clash)}")
+        self.detail = detail
+        self.errors: list[FieldError] | None = list(errors) if errors is not None else None
+        self.headers: dict[str, str] = dict(headers or {})
+        self.instance = instance
+        self.extensions: dict[str, Any] = extensions
+        super().__init__(detail or self.title)
+
+    @property
+    def type(self) -> str:
+        """Stable URI identifying the kind of problem, e.g. ``urn:techex:problem:not-found``."""
+        return PROBLEM_TYPE_PREFIX + self.slug
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON problem document; optional members are omitted when unset."""
+        document: dict[str, Any] = {"type": self.type, "title": self.title, "status": self.status}
+        if self.detail is not None:
+            document["detail"] = self.detail
+        if self.instance is not None:
+            document["instance"] = self.instance
+        if self.errors is not None:
+            document["errors"] = [dict(error) for error in self.errors]
+        document.update(self.extensions)
+        return document
+
+
+class ValidationFailed(Problem):
+    slug = "validation"
+    status = 422
+    title = "Request validation failed"
+
+
+class Unauthorized(Problem):
+    """401 with the ``WWW-Authenticate: Bearer`` challenge of RFC 6750.
+
+    ``error`` is the RFC 6750 error code (``invalid_token``, ``invalid_request``); pass ``None``
+    when the request carried no credentials at all, as the RFC asks for a bare challenge then.
+    """
+
+    slug = "unauthorized"
+    status = 401
+    title = "Unauthorized"
+
+    def __init__(
+        self, detail: str | None = None, *, error: str | None = "invalid_token", **kwargs: Any
+    ) -> None:
+        super().__init__(detail, **kwargs)
+        challenge = "Bearer"
+        if error is not None:
+            challenge += f' error="{_quoted(error)}"'
+            if detail:
+                challenge += f', error_description="{_quoted(detail)}"'
+        self.headers.setdefault("WWW-Authenticate", challenge)
+
+
+def _quoted(value: str) -> str:
+    # RFC 6750 only allows %x20-21 / %x23-5B / %x5D-7E inside these quoted strings.
+    return "".join(c for c in value if " " <= c <= "~" and c not in '"\\')
+
+
+class Forbidden(Problem):
+    slug = "forbidden"
+    status = 403
+    title = "Forbidden"
+
+
+class NotFound(Problem):
+    slug = "not-found"
+    status = 404
+    title = "Not Found"
+
+
+class Conflict(Problem):
+    slug = "conflict"
+    status = 409
+    title = "Conflict"
+
+
+def validation(detail: str | None = None, errors: Sequence[FieldError] = ()) -> ValidationFailed:
+    return ValidationFailed(detail, errors=errors)
+
+
+def unauthorized(detail: str | None = None, *, error: str | None = "invalid_token") -> Unauthorized:
+    return Unauthorized(detail, error=error)
+
+
+def forbidden(detail: str | None = None) -> Forbidden:
+    return Forbidden(detail)
+
+
+def not_found(detail: str | None = None) -> NotFound:
+    return NotFound(detail)
+
+
+def conflict(detail: str | None = None) -> Conflict:
+    return Conflict(detail)
+
+
+class ProblemResponse(JSONResponse):
+    media_type = PROBLEM_MEDIA_TYPE
+
+
+def _respond(problem: Problem, request: Request) -> ProblemResponse:
+    document = problem.to_dict()
+    document.setdefault("instance", request.url.path)
+    # Extension members may hold decimals (kept as exact strings), datetimes or UUIDs.
+    return ProblemResponse(to_jsonable_python(document), problem.status, headers=problem.headers)
+
+
+def _field_path(location: Sequence[str | int]) -> str:
+    return ".".join(str(part) for part in location)
+
+
+def _field_error(error: Mapping[str, Any]) -> FieldError:
+    location = tuple(error.get("loc", ()))
+    message = str(error.get("msg", "invalid value"))
+    if error.get("type") == "json_invalid" and len(location) == 2:
+        # FastAPI puts the character offset where a field name would be: ("body", 17).
+        reason = (error.get("ctx") or {}).get("error")
+        if reason:
+            message = f"{message}: {reason} at character {location[1]}"
+        location = location[:1]
+    return {"field": _field_path(location), "message": message}
+
+
+async def _handle_problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Problem)
+    if exc.status >= 500:
+        logger.error("%s %s failed: %s", request.method, request.url.path, exc, exc_info=exc)
+    return _respond(exc, request)
+
+
+async def _handle_validation(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = [_field_error(error) for error in exc.errors()]
+    noun = "field is" if len(errors) == 1 else "fields are"
+    problem = ValidationFailed(f"{len(errors)} request {noun} invalid", errors=errors)
+    return _respond(problem, request)
+
+
+async def _handle_http(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if not 400 <= exc.status_code <= 599:
+        return Response(status_code=exc.status_code, headers=exc.headers)
+    try:
+        phrase = HTTPStatus(exc.status_code).phrase
+    except ValueError:
+        phrase = "Error"
+    slug = re.sub(r"[^a-z0-9]+", "-", phrase.lower()).strip("-") or "error"
+    problem = Problem(
+        exc.detail if isinstance(exc.detail, str) and exc.detail != phrase else None,
+        slug=slug,
+        status=exc.status_code,
+        title=phrase,
+        headers=exc.headers,
+    )
+    return _respond(problem, request)
+
+
+async def _handle_unexpected(request: Request, exc: Exception) -> Response:
+    # Runs in Starlette's outermost middleware, after TraceMiddleware has unwound, so the trace
+    # is read from the request state TraceMiddleware left behind.
+    traceparent = current_traceparent() or getattr(request.state, "traceparent", None)
+    trace_id = trace_id_of(traceparent) if traceparent else None
+    logger.error(
+        "unhandled exception in %s %s",
+        request.method,
+        request.url.path,
+        exc_info=exc,
+        extra={"trace_id": trace_id} if trace_id else None,
+    )
+    extensions = {"trace_id": trace_id} if trace_id else {}
+    problem = Problem("An unexpected error occurred.", **extensions)
+    if traceparent:
+        problem.headers["traceparent"] = traceparent
+    return _respond(problem, request)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Answer every error raised while handling a request with a problem document."""
+    app.add_exception_handler(Problem, _handle_problem)
+    app.add_exception_handler(RequestValidationError, _handle_validation)
+    app.add_exception_handler(StarletteHTTPException, _handle_http)
+    app.add_exception_handler(Exception, _handle_unexpected)
+
+
+_FIELD_ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["field", "message"],
+    "properties": {
+        "field": {"type": "string", "examples": ["body.title"]},
+        "message": {"type": "string"},
+    },
+}
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "type": "object",
+    "description": "RFC 9457 problem details; extension members may be present.",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string", "examples": ["urn:techex:problem:not-found"]},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {"type": "array", "items": _FIELD_ERROR_SCHEMA},
+    },
+    "additionalProperties": True,
+}
+
+
+def _documented(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_SCHEMA}},
+    }
+
+
+# The schema is inlined rather than given as ``model`` because FastAPI would file a model's
+# schema under ``application/json``.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: _documented("Missing, expired or invalid bearer token"),
+    403: _documented("The principal's role or region does not allow this"),
+    404: _documented("Not found"),
+    409: _documented("Conflicts with the current state"),
+    422: _documented("Request validation failed"),
+}

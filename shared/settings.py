@@ -1,0 +1,52 @@
+"""Settings common to every service, read from the environment.
+
+Per-service settings (database URL, HTTP port) live in each service's ``config.py`` with an
+env prefix of their own (``LISTING_``, ``AUCTION_`` …); what every process shares is here.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CommonSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TECHEX_", extra="ignore", populate_by_name=True)
+
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:19092",
+        validation_alias="KAFKA_BOOTSTRAP_SERVERS",
+        description="Kafka bootstrap servers; the embedded default broker when unset.",
+    )
+    topic_prefix: str = "techex"
+    topic_partitions: int = 4
+    region: str = Field(default="230000", description="GB/T 2260 code this deployment serves")
+    jwt_secret: str = "techex-local-development-secret-change-me"
+    jwt_public_key: str | None = None
+    jwks_url: str | None = None
+    jwt_issuer: str = "techex"
+    jwt_audience: str = "techex"
+    log_level: str = "INFO"
+
+    def topic(self, aggregate: str) -> str:
+        """Kafka topic carrying one aggregate type's events."""
+        return f"{self.topic_prefix}.{aggregate}"
+
+
+class ServiceSettings(BaseSettings):
+    """What one service process needs besides the common settings.
+
+    Each service subclasses this in its ``config.py`` with its own env prefix, e.g.
+    ``LISTING_DATABASE_URL`` and ``LISTING_PORT``.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    database_url: str
+    host: str = "127.0.0.1"
+    port: int
+    db_pool_min: int = 2
+    db_pool_max: int = 20
+    consumer_batch: int = 500
+    consumer_retries: int = 3
+    relay_batch: int = 1000

@@ -1,0 +1,3 @@
+from techex.cli import main
+
+main()

@@ -1,0 +1,222 @@
+"""`techex`: the one entry point — the embedded stack, the services, tokens, schemas, tests."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import timedelta
+from pathlib import Path
+
+from techex.stack.process import StackError
+from techex.stack.stack import REPO, SERVICES, Stack
+
+
+def _service_settings(service: str):
+    config = importlib.import_module(f"services.{service}.config")
+    return getattr(config, f"{service.capitalize()}Settings")()
+
+
+def cmd_stack(args: argparse.Namespace) -> int:
+    stack = Stack(args.profile)
+    if args.action == "up":
+        started = stack.up()
+        print("started" if started else "already running")
+    elif args.action == "down":
+        stack.down()
+        print("stopped")
+    for name, state in stack.status().items():
+        print(f"  {name:16} {state}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = _service_settings(args.service)
+    uvicorn.run(
+        f"services.{args.service}.api:create_app", factory=True,
+        host=settings.host, port=args.port or settings.port,
+        log_config=None, access_log=False, lifespan="on",
+    )
+    return 0
+
+
+def _wait_ready(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise StackError(f"{url} exited with code {proc.returncode} while starting")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise StackError(f"{url} was not ready after {timeout:.0f}s")
+
+
+def service_port(service: str, env: dict[str, str] | None = None) -> int:
+    override = (env or os.environ).get(f"{service.upper()}_PORT")
+    return int(override) if override else _service_settings(service).port
+
+
+def start_services(
+    stack: Stack, log_dir: Path, extra_env: dict[str, str] | None = None
+) -> dict[str, subprocess.Popen]:
+    """Start the four service processes against ``stack``; returns them once all are ready."""
+    env = {**os.environ, **stack.service_env(), **(extra_env or {})}
+    log_dir.mkdir(parents=True, exist_ok=True)
+    procs: dict[str, subprocess.Popen] = {}
+    try:
+        for service in SERVICES:
+            out = open(log_dir / f"{service}.log", "ab")
+            procs[service] = subprocess.Popen(
+                [sys.executable, "-m", "techex.cli", "serve", service],
+                env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            )
+        for service, proc in procs.items():
+            _wait_ready(f"http://127.0.0.1:{service_port(service, env)}/readyz", proc)
+    except BaseException:
+        stop_services(procs)
+        raise
+    return procs
+
+
+def stop_services(procs: dict[str, subprocess.Popen], timeout: float = 20) -> None:
+    """SIGTERM each (uvicorn drains and shuts down), SIGKILL what still runs after ``timeout``."""
+    for proc in procs.values():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in procs.values():
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from shared.auth import Role, mint_token
+    from shared.settings import CommonSettings
+
+    stack = Stack("dev")
+    print("Bringing up the embedded stack (Kafka, PostgreSQL)…", flush=True)
+    started = stack.up()
+    procs: dict[str, subprocess.Popen] = {}
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        print("Starting the services…", flush=True)
+        procs = start_services(stack, stack.home / "logs")
+        common = CommonSettings()
+        token = mint_token(common, "operator-demo", Role.OPERATOR, common.region)
+        print("\ntechex is up.\n")
+        for name, state in stack.status().items():
+            print(f"  {name:16} {state}")
+        print()
+        for service in SERVICES:
+            base = f"http://127.0.0.1:{service_port(service)}"
+            print(f"  {service:11} {base}   docs {base}/docs   metrics {base}/metrics")
+        print(f"\n  logs        {stack.home / 'logs'}")
+        print(f"\nA sample operator token for region {common.region} (12 h):\n  {token}")
+        print("\nMint others with: ./techex token --role seller --region 230102")
+        print("Ctrl-C stops everything.", flush=True)
+        while not stopping:
+            for service, proc in procs.items():
+                if proc.poll() is not None:
+                    print(f"{service} exited with code {proc.returncode}; stopping", flush=True)
+                    stopping = True
+            time.sleep(0.5)
+        return 0
+    finally:
+        print("Stopping…", flush=True)
+        stop_services(procs)
+        if started and not args.keep_stack:
+            stack.down()
+        print("Stopped.", flush=True)
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from shared.auth import Role, mint_token
+    from shared.settings import CommonSettings
+
+    subject = args.subject or f"{args.role}-{args.region}"
+    print(mint_token(CommonSettings(), subject, Role(args.role), args.region,
+                     ttl=timedelta(hours=args.ttl_hours)))
+    return 0
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    from shared.events.schema import write_schemas
+
+    for path in write_schemas(Path(args.directory)):
+        print(path)
+    return 0
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    return subprocess.call([sys.executable, "-m", "pytest", *args.pytest_args], cwd=REPO)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="techex", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("stack", help="the embedded Kafka and PostgreSQL")
+    s.add_argument("action", choices=["up", "down", "status"])
+    s.add_argument("--profile", choices=["dev", "test"], default="dev")
+    s.set_defaults(func=cmd_stack)
+
+    s = sub.add_parser("up", help="the stack and the four services; Ctrl-C stops them")
+    s.add_argument("--keep-stack", action="store_true", help="leave Kafka and PostgreSQL running")
+    s.set_defaults(func=cmd_up)
+
+    s = sub.add_parser("serve", help="run one service process")
+    s.add_argument("service", choices=SERVICES)
+    s.add_argument("--port", type=int)
+    s.set_defaults(func=cmd_serve)
+
+    s = sub.add_parser("token", help="mint a local bearer token for the embedded default")
+    s.add_argument("--role", required=True,
+                   choices=["seller", "buyer", "operator", "registrar", "regulator", "admin"])
+    s.add_argument("--region", required=True, help="GB/T 2260 code, e.g. 230100")
+    s.add_argument("--subject")
+    s.add_argument("--ttl-hours", type=float, default=12)
+    s.set_defaults(func=cmd_token)
+
+    s = sub.add_parser("events", help="the event catalog")
+    events = s.add_subparsers(dest="events_command", required=True)
+    e = events.add_parser("schema", help="write a JSON Schema per event type and an AsyncAPI doc")
+    e.add_argument("directory")
+    e.set_defaults(func=cmd_events)
+
+    s = sub.add_parser("test", help="run the test suite (starts its own stack)")
+    s.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    s.set_defaults(func=cmd_test)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    try:
+        sys.exit(args.func(args))
+    except StackError as exc:
+        print(f"techex: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,169 @@
+"""The whole embedded default (Kafka + PostgreSQL), or the external parts named in the env.
+
+`techex stack up`, `techex up` and the test suite all come through here, so what the tests run
+against is what a newcomer runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Coroutine, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from shared.kafka import dlq_topic, ensure_topics, wait_until_ready
+from shared.settings import CommonSettings
+from techex.stack.kafka import EmbeddedKafka
+from techex.stack.postgres import EmbeddedPostgres
+
+SERVICES = ("listing", "auction", "settlement", "registry")
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Ports:
+    kafka: int
+    controller: int
+    postgres: int
+
+
+PROFILES = {
+    "dev": Ports(kafka=19092, controller=19093, postgres=15432),
+    "test": Ports(kafka=29092, controller=29093, postgres=25432),
+}
+
+
+def run_sync(coro: Coroutine[Any, Any, Any]) -> Any:
+    """Run a coroutine to completion from sync code, even when a loop runs in this thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = asyncio.run(coro)
+        except BaseException as exc:  # re-raised in the caller's thread
+            box["error"] = exc
+
+    t = threading.Thread(target=target)
+    t.start()
+    t.join()
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
+
+
+def default_topics(settings: CommonSettings) -> list[str]:
+    from shared.events import all_event_types
+
+    aggregates = {event.aggregate for event in all_event_types()}
+    topics = [settings.topic(a) for a in aggregates]
+    return topics + [dlq_topic(t) for t in topics]
+
+
+class Stack:
+    def __init__(self, profile: str = "dev", env: Mapping[str, str] | None = None) -> None:
+        self.env = dict(os.environ if env is None else env)
+        self.profile = profile
+        ports = PROFILES[profile]
+        base = Path(self.env.get("TECHEX_HOME", REPO / ".techex"))
+        self.home = base / profile
+        self.settings = CommonSettings(
+            **({"kafka_bootstrap_servers": self.env["KAFKA_BOOTSTRAP_SERVERS"]}
+               if "KAFKA_BOOTSTRAP_SERVERS" in self.env
+               else {"kafka_bootstrap_servers": f"127.0.0.1:{ports.kafka}"})
+        )
+        self.kafka = None if "KAFKA_BOOTSTRAP_SERVERS" in self.env else EmbeddedKafka(
+            self.home, ports.kafka, ports.controller, self.settings.topic_partitions
+        )
+        self.external_db = {
+            s: self.env[f"{s.upper()}_DATABASE_URL"]
+            for s in SERVICES if f"{s.upper()}_DATABASE_URL" in self.env
+        }
+        needs_pg = len(self.external_db) < len(SERVICES) or "TECHEX_DATABASE_ADMIN_URL" in self.env
+        self.postgres = EmbeddedPostgres(self.home, ports.postgres) if needs_pg else None
+
+    @property
+    def bootstrap(self) -> str:
+        return self.settings.kafka_bootstrap_servers
+
+    def database_url(self, service: str) -> str:
+        if service in self.external_db:
+            return self.external_db[service]
+        assert self.postgres is not None
+        return self.postgres.url(f"techex_{service}")
+
+    def admin_database_url(self) -> str:
+        """A URL with the right to create databases (tests make throw-away ones)."""
+        if "TECHEX_DATABASE_ADMIN_URL" in self.env:
+            return self.env["TECHEX_DATABASE_ADMIN_URL"]
+        assert self.postgres is not None, "set TECHEX_DATABASE_ADMIN_URL for an external server"
+        return self.postgres.url("postgres")
+
+    def up(self, log=print) -> bool:
+        """Bring up what is embedded, create databases and topics; True if anything started."""
+        started = False
+        if self.postgres:
+            started |= self.postgres.up(log)
+        if self.kafka:
+            started |= self.kafka.up(log)
+        run_sync(self._prepare())
+        return started
+
+    async def _prepare(self) -> None:
+        await wait_until_ready(self.bootstrap, timeout=90)
+        await ensure_topics(self.bootstrap, default_topics(self.settings),
+                            self.settings.topic_partitions)
+        if self.postgres:
+            conn = await asyncpg.connect(self.postgres.url("postgres"))
+            try:
+                for service in SERVICES:
+                    if service not in self.external_db:
+                        await create_database(conn, f"techex_{service}")
+            finally:
+                await conn.close()
+
+    def down(self) -> None:
+        if self.kafka:
+            self.kafka.down()
+        if self.postgres:
+            self.postgres.down()
+
+    def status(self) -> dict[str, str]:
+        out = {}
+        if self.kafka:
+            out["kafka"] = f"{'up' if self.kafka.running() else 'down'} {self.bootstrap} (embedded)"
+        else:
+            out["kafka"] = f"external {self.bootstrap}"
+        if self.postgres:
+            state = "up" if self.postgres.running() else "down"
+            out["postgres"] = f"{state} 127.0.0.1:{self.postgres.port} (embedded)"
+        for service in SERVICES:
+            out[f"db.{service}"] = self.database_url(service)
+        return out
+
+    def service_env(self) -> dict[str, str]:
+        """Environment that points a service process at this stack."""
+        env = {"KAFKA_BOOTSTRAP_SERVERS": self.bootstrap}
+        for service in SERVICES:
+            env[f"{service.upper()}_DATABASE_URL"] = self.database_url(service)
+        return env
+
+
+async def create_database(conn: asyncpg.Connection, name: str, template: str | None = None) -> bool:
+    exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+    if exists:
+        return False
+    tmpl = f' TEMPLATE "{template}"' if template else ""
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"{tmpl}')
+    except asyncpg.DuplicateDatabaseError:
+        return False
+    return True

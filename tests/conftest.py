@@ -1,0 +1,65 @@
+"""Session fixtures: the real stack (same code path as `techex up`), fresh databases, topics."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import asyncpg
+import pytest
+
+from shared.settings import CommonSettings
+from techex.stack.stack import Stack, create_database
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    """Kafka and PostgreSQL for the whole run: the embedded ones on the test ports, or the
+    external ones named by KAFKA_BOOTSTRAP_SERVERS / TECHEX_DATABASE_ADMIN_URL."""
+    s = Stack("test")
+    started = s.up(log=lambda msg: print(f"[stack] {msg}", flush=True))
+    yield s
+    if started and not os.environ.get("TECHEX_KEEP_STACK"):
+        s.down()
+
+
+@pytest.fixture
+async def database_url(new_database) -> str:
+    """A throw-away database, dropped after the test."""
+    return await new_database()
+
+
+@pytest.fixture
+def common(stack: Stack) -> CommonSettings:
+    """Settings with a topic prefix of this test's own, so tests never see each other's events."""
+    return CommonSettings(
+        kafka_bootstrap_servers=stack.bootstrap,
+        topic_prefix=f"t{uuid.uuid4().hex[:10]}",
+        topic_partitions=4,
+    )
+
+
+@pytest.fixture
+async def new_database(stack: Stack) -> AsyncIterator:
+    """A factory of throw-away databases (for tests that run several services), all dropped."""
+    names: list[str] = []
+    base = stack.admin_database_url().rsplit("/", 1)[0]
+
+    async def make() -> str:
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        admin = await asyncpg.connect(stack.admin_database_url())
+        try:
+            await create_database(admin, name)
+        finally:
+            await admin.close()
+        names.append(name)
+        return f"{base}/{name}"
+
+    yield make
+    admin = await asyncpg.connect(stack.admin_database_url())
+    try:
+        for name in names:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
