@@ -23,7 +23,7 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, KafkaError
 
 from shared.envelope import Envelope, EnvelopeError
-from shared.events import Event, InvalidPayload, UnknownEventType, decode
+from shared.events import Event, InvalidPayload, UnknownEventType, decode, lookup
 from shared.kafka import dlq_topic, new_consumer
 from shared.metrics import (
     CONSUMER_LAG,
@@ -55,6 +55,15 @@ class DeadLetter:
     error: str
 
 
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    record: ConsumerRecord
+    envelope: Envelope | None = None
+    event: Event | None = None
+    handler: Handler | None = None
+    dead: DeadLetter | None = None
+
+
 class ConsumerRunner:
     def __init__(
         self,
@@ -82,6 +91,7 @@ class ConsumerRunner:
         self.consumer_options = dict(consumer_options or {})
         self.consumer: AIOKafkaConsumer | None = None
         self._processing = asyncio.Lock()
+        self._commit_task: asyncio.Task | None = None
         self.assigned = asyncio.Event()
 
     async def run(self) -> None:
@@ -98,56 +108,137 @@ class ConsumerRunner:
                 if not batches:
                     continue
                 async with self._processing:
-                    for tp, records in batches.items():
-                        await self._process(consumer, tp, records)
+                    await self._process(batches)
+                    offsets = {tp: records[-1].offset + 1 for tp, records in batches.items()}
+                    self._commit_after(consumer, offsets)
                 await self._update_lag(consumer)
         finally:
+            with contextlib.suppress(Exception):
+                await self.flush_commits()
             with contextlib.suppress(Exception):
                 await consumer.stop()
             self.consumer = None
 
-    async def _process(
-        self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[ConsumerRecord]
-    ) -> None:
+    async def _process(self, batches: Mapping[TopicPartition, list[ConsumerRecord]]) -> None:
+        """Apply one poll's records: partitions side by side, each in its own transaction.
+
+        Order matters only within a partition (one aggregate's events share one), so the
+        partitions' database round trips overlap instead of queueing behind each other.
+        """
+        await asyncio.gather(*(self._process_partition(records) for records in batches.values()))
+
+    async def _process_partition(self, records: list[ConsumerRecord]) -> None:
+        parsed = [self._parse(record) for record in records]
         attempt = 0
         while True:
             try:
-                async with self.pool.acquire() as conn, conn.transaction():
-                    for record in records:
-                        await self._apply(conn, record)
-                break
+                if not await self._apply_fast(parsed):
+                    await self._apply_carefully(parsed)
+                return
             except _INFRA_ERRORS as exc:
                 attempt += 1
                 delay = min(5.0, self.backoff * 2**attempt)
                 log.warning("%s: database unavailable (%r); retrying batch in %.2fs",
                             self.name, exc, delay)
                 await asyncio.sleep(delay)
-        try:
-            await consumer.commit({tp: records[-1].offset + 1})
-        except (CommitFailedError, KafkaError) as exc:
-            # The partition moved to another member; it redelivers, the inbox drops the repeats.
-            log.warning("%s: offset commit for %s failed: %r", self.name, tp, exc)
 
-    async def _apply(self, conn: asyncpg.Connection, record: ConsumerRecord) -> None:
+    def _commit_after(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
+        """Commit offsets of a batch whose database transaction has committed.
+
+        The commit runs while the next batch is fetched and applied (commits stay in order);
+        if the process dies first, the batch is redelivered and the inbox drops it.
+        """
+        previous = self._commit_task
+
+        async def commit() -> None:
+            if previous is not None:
+                await previous
+            try:
+                await consumer.commit(offsets)
+            except (CommitFailedError, KafkaError) as exc:
+                # The partition moved to another member; it redelivers, the inbox drops repeats.
+                log.warning("%s: offset commit failed: %r", self.name, exc)
+
+        self._commit_task = asyncio.create_task(commit())
+
+    async def flush_commits(self) -> None:
+        if self._commit_task is not None:
+            await self._commit_task
+            self._commit_task = None
+
+    def _parse(self, record: ConsumerRecord) -> _Parsed:
         try:
             envelope = Envelope.from_record(record.key, record.value, record.headers)
         except EnvelopeError as exc:
-            await self._dead_letter(conn, record, None, DeadLetter(exc.reason, str(exc)))
-            return
+            return _Parsed(record, dead=DeadLetter(exc.reason, str(exc)))
         handler = self.handlers.get(envelope.type)
         try:
-            event = decode(envelope)
+            if handler is None:
+                lookup(envelope.type)  # a type of the catalog this consumer does not need
+                return _Parsed(record, envelope)
+            return _Parsed(record, envelope, decode(envelope), handler)
         except UnknownEventType as exc:
-            await self._dead_letter(conn, record, envelope, DeadLetter("unknown-type", str(exc)))
-            return
+            return _Parsed(record, envelope, dead=DeadLetter("unknown-type", str(exc)))
         except InvalidPayload as exc:
-            await self._dead_letter(conn, record, envelope, DeadLetter("invalid-payload", str(exc)))
-            return
-        if handler is None:
-            EVENTS_CONSUMED.labels(self.name, envelope.type, "ignored").inc()
-            return
-        with use_traceparent(envelope.traceparent):
-            await self._handle(conn, record, envelope, event, handler)
+            return _Parsed(record, envelope, dead=DeadLetter("invalid-payload", str(exc)))
+
+    async def _apply_fast(self, batch: list[_Parsed]) -> bool:
+        """The common case in one transaction: one inbox statement for the whole batch, then the
+        handlers. False (and nothing kept) if any message needs the careful path."""
+        if any(p.dead for p in batch):
+            return False
+        todo = [p for p in batch if p.handler is not None]
+        if not todo:
+            self._count_ignored(batch)
+            return True
+        started = time.perf_counter()
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                claimed = set(await conn.fetchval(
+                    "WITH claimed AS ("
+                    " INSERT INTO inbox (consumer, event_id, event_type)"
+                    " SELECT $1, * FROM unnest($2::text[], $3::text[])"
+                    " ON CONFLICT DO NOTHING RETURNING event_id)"
+                    " SELECT coalesce(array_agg(event_id), '{}') FROM claimed",
+                    self.name, [p.envelope.id for p in todo], [p.envelope.type for p in todo],
+                ))
+                outcomes = []
+                for p in todo:
+                    fresh = p.envelope.id in claimed
+                    claimed.discard(p.envelope.id)  # a repeat inside the batch is a duplicate
+                    if fresh:
+                        with use_traceparent(p.envelope.traceparent):
+                            await p.handler(conn, p.event, p.envelope)
+                    outcomes.append("handled" if fresh else "duplicate")
+        except _INFRA_ERRORS:
+            raise
+        except Exception:
+            log.info("%s: a handler failed in a batch of %d; retrying one by one",
+                     self.name, len(todo))
+            return False
+        per_event = (time.perf_counter() - started) / len(todo)
+        for p, outcome in zip(todo, outcomes, strict=True):
+            EVENTS_CONSUMED.labels(self.name, p.envelope.type, outcome).inc()
+            HANDLER_SECONDS.labels(self.name, p.envelope.type).observe(per_event)
+        self._count_ignored(batch)
+        return True
+
+    def _count_ignored(self, batch: list[_Parsed]) -> None:
+        for p in batch:
+            if p.handler is None and p.envelope is not None:
+                EVENTS_CONSUMED.labels(self.name, p.envelope.type, "ignored").inc()
+
+    async def _apply_carefully(self, batch: list[_Parsed]) -> None:
+        """Message by message, each in a savepoint with retries; poison to the dead letters."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            for p in batch:
+                if p.dead:
+                    await self._dead_letter(conn, p.record, p.envelope, p.dead)
+                elif p.handler is None:
+                    self._count_ignored([p])
+                else:
+                    with use_traceparent(p.envelope.traceparent):
+                        await self._handle(conn, p.record, p.envelope, p.event, p.handler)
 
     async def _handle(
         self,
@@ -235,6 +326,7 @@ class _Listener(ConsumerRebalanceListener):
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         # Wait for the batch in hand to commit so the next owner starts where this one stopped.
         async with self.runner._processing:
+            await self.runner.flush_commits()
             log.info("%s: partitions revoked %s", self.runner.name, sorted(map(str, revoked)))
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:

@@ -6,8 +6,8 @@ messages can carry the trace of the request (or message) being handled.
 
 from __future__ import annotations
 
+import random
 import re
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -100,10 +100,15 @@ def use_traceparent(traceparent: str | None) -> Iterator[str]:
 
 
 def _random_hex(n_bytes: int) -> str:
+    """Random ids from the Mersenne Twister: trace ids must be unique, not secret, and this
+    runs for every request and every consumed event (``secrets`` costs a syscall each)."""
     while True:  # all-zero ids are invalid; practically never loops
-        value = secrets.token_hex(n_bytes)
-        if value.strip("0"):
-            return value
+        value = _random.getrandbits(n_bytes * 8)
+        if value:
+            return f"{value:0{n_bytes * 2}x}"
+
+
+_random = random.Random()
 
 
 class TraceMiddleware:

@@ -11,8 +11,6 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from shared.envelope import json_bytes
-
 if TYPE_CHECKING:
     from shared.envelope import Envelope
 
@@ -155,4 +153,4 @@ def decode(envelope: Envelope) -> Event:
 
 def encode(event: Event) -> bytes:
     """The event's JSON payload as it goes on the wire."""
-    return json_bytes(event.model_dump(mode="json"))
+    return event.model_dump_json().encode()
