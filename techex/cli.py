@@ -132,7 +132,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             print(f"  {service:11} {base}   docs {base}/docs   metrics {base}/metrics")
         print(f"\n  logs        {stack.home / 'logs'}")
         print(f"\nA sample operator token for region {common.region} (12 h):\n  {token}")
-        print("\nMint others with: ./techex token --role seller --region 230102")
+        print("\nMint others with: bin/techex token --role seller --region 230102")
         print("Ctrl-C stops everything.", flush=True)
         while not stopping:
             for service, proc in procs.items():

@@ -247,3 +247,37 @@ async def test_consumer_process_killed_mid_batch_applies_every_event_exactly_onc
         await _cancel(task)
         await producer.stop()
         await pool.close()
+
+
+async def test_the_trace_of_the_writing_command_reaches_the_handler(database_url, common):
+    from shared.outbox import OutboxWriter
+    from shared.tracing import current_traceparent, trace_id_of, use_traceparent
+
+    pool = await prepare(database_url)
+    await topics_for(common)
+    producer = await started_producer(common)
+    seen: list[tuple[str | None, str | None]] = []
+
+    async def handler(conn, event, envelope):
+        seen.append((current_traceparent(), envelope.traceparent))
+
+    with use_traceparent(None) as writing:
+        async with pool.acquire() as conn, conn.transaction():
+            await OutboxWriter("listing").add(conn, [listing_event(uuid.uuid4(), 0)],
+                                              region="230102")
+    tasks = [
+        asyncio.create_task(relay_for(common, database_url, pool, producer).run()),
+        asyncio.create_task(runner_for(common, pool, producer, handler=handler).run()),
+    ]
+    try:
+        async def handled() -> bool:
+            return bool(seen)
+        await wait_for(handled, what="the handler")
+        handling, carried = seen[0]
+        assert carried == writing
+        assert trace_id_of(handling) == trace_id_of(writing)
+        assert handling != writing  # a span of its own in the same trace
+    finally:
+        await _cancel(*tasks)
+        await producer.stop()
+        await pool.close()

@@ -121,3 +121,21 @@ async def test_health_ready_and_metrics(listing):
     assert ('techex_http_requests_total{method="GET",route="/healthz",service="listing",'
             'status="200"}') in metrics
     assert "techex_outbox_backlog" in metrics
+
+
+async def test_the_callers_trace_is_carried_into_the_event(database_url, common):
+    from shared.tracing import trace_id_of
+
+    app = create_app(ListingSettings(database_url=database_url), common, run_background=False)
+    trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    async with running(app) as client:
+        headers = {**bearer(common, Role.SELLER, "230100"), "traceparent": trace}
+        r = await client.post("/achievements", json=DRAFT, headers=headers)
+        assert r.status_code == 201
+        assert trace_id_of(r.headers["traceparent"]) == trace_id_of(trace)
+    conn = await asyncpg.connect(database_url)
+    try:
+        carried = await conn.fetchval("SELECT traceparent FROM outbox")
+    finally:
+        await conn.close()
+    assert trace_id_of(carried) == "4bf92f3577b34da6a3ce929d0e0e4736"

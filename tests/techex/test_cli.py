@@ -1,0 +1,43 @@
+"""The `techex` command: tokens, schemas, stack status (run as a real subprocess)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from shared.auth import Role, TokenVerifier
+from shared.settings import CommonSettings
+
+
+def techex(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "techex", *args], capture_output=True,
+                          text=True, timeout=120, env=env)
+
+
+def test_token_mints_a_verifiable_token_for_the_role_and_region():
+    out = techex("token", "--role", "operator", "--region", "230100")
+    assert out.returncode == 0, out.stderr
+    principal = TokenVerifier.from_settings(CommonSettings()).verify(out.stdout.strip())
+    assert principal.role is Role.OPERATOR
+    assert principal.region.code == "230100"
+
+
+def test_token_refuses_a_bad_region():
+    out = techex("token", "--role", "seller", "--region", "99")
+    assert out.returncode != 0
+
+
+def test_events_schema_writes_a_schema_per_type_and_asyncapi(tmp_path):
+    out = techex("events", "schema", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    written = {p.name for p in tmp_path.iterdir()}
+    assert "cn.techex.listing.created.v1.schema.json" in written
+    asyncapi = json.loads((tmp_path / "asyncapi.json").read_text())
+    assert asyncapi["asyncapi"].startswith("3.")
+
+
+def test_stack_status_names_each_part(stack):
+    out = techex("stack", "status", "--profile", "test")
+    assert out.returncode == 0, out.stderr
+    assert "kafka" in out.stdout and "db.registry" in out.stdout
