@@ -27,7 +27,7 @@ import uvloop  # the event loop the services run on under uvicorn
 
 from shared.db import create_pool, migrate
 from shared.envelope import Envelope
-from shared.events.listing import ListingCreated
+from shared.events.listing import ListingCreated, ListingSnapshot
 from shared.kafka import dlq_topic, ensure_topics, new_producer
 from shared.outbox import OutboxRelay, OutboxWriter
 from shared.settings import CommonSettings
@@ -40,8 +40,15 @@ CREATE INDEX IF NOT EXISTS bench_applied_phase ON bench_applied (phase)"""
 
 
 def event(listing_id: uuid.UUID, phase: str) -> ListingCreated:
-    return ListingCreated(listing_id=listing_id, title=phase, seller_id="bench",
-                          region="230102", created_at=datetime.now(UTC))
+    return ListingCreated(listing_id=listing_id, region="230102", occurred_at=datetime.now(UTC),
+                          seller_id="bench", listing=SNAPSHOTS[phase])
+
+
+SNAPSHOTS = {
+    phase: ListingSnapshot(title=phase, field="new_materials", ip_type="patent_invention", trl=5,
+                           transfer_mode="transfer", pricing_route="auction")
+    for phase in ("warmup", "latency", "throughput", "drain")
+}
 
 
 async def consume(url: str, bootstrap: str, prefix: str) -> None:
@@ -56,7 +63,7 @@ async def consume(url: str, bootstrap: str, prefix: str) -> None:
     async def record(conn: asyncpg.Connection, e: ListingCreated, env: Envelope) -> None:
         await conn.execute(
             "INSERT INTO bench_applied VALUES ($1, $2, $3, $4)",
-            env.id, e.title, env.time, datetime.now(UTC),
+            env.id, e.listing.title, env.time, datetime.now(UTC),
         )
 
     runner = ConsumerRunner(name="bench", bootstrap=bootstrap, pool=pool, producer=producer,

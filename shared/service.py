@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +19,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from shared.auth import install_auth
+from shared.clock import Clock, SystemClock
 from shared.consumer import ConsumerRunner, Handler
 from shared.db import create_pool, migrate
 from shared.events import Event, all_event_types
@@ -42,6 +43,8 @@ class ServiceSpec:
     migrations: Path
     routers: Sequence[APIRouter] = ()
     handlers: Mapping[type[Event], Handler] = field(default_factory=dict)
+    background: Sequence[Callable[[Runtime], Awaitable[None]]] = ()
+    """Periodic jobs of the service (e.g. expiry sweeps), started with the relay."""
 
 
 @dataclass
@@ -57,6 +60,7 @@ class Runtime:
     relay: OutboxRelay | None = None
     consumer: ConsumerRunner | None = None
     tasks: list[asyncio.Task] = field(default_factory=list)
+    clock: Clock = field(default_factory=SystemClock)
 
     def unit_of_work(self, region: str) -> UnitOfWork:
         return UnitOfWork(self.pool, self.outbox, region)
@@ -76,9 +80,11 @@ def build_app(
     common: CommonSettings | None = None,
     *,
     run_background: bool = True,
+    clock: Clock | None = None,
 ) -> FastAPI:
     common = common or CommonSettings()
-    runtime = Runtime(spec, settings, common, OutboxWriter(spec.name))
+    runtime = Runtime(spec, settings, common, OutboxWriter(spec.name),
+                      clock=clock or SystemClock())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -108,6 +114,8 @@ def build_app(
             runtime.tasks.append(asyncio.create_task(runtime.relay.run(), name="outbox-relay"))
             if runtime.consumer:
                 runtime.tasks.append(asyncio.create_task(runtime.consumer.run(), name="consumer"))
+            for job in spec.background:
+                runtime.tasks.append(asyncio.create_task(job(runtime), name=job.__name__))
         log.info("%s service ready", spec.name)
         try:
             yield

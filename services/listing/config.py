@@ -8,3 +8,7 @@ class ListingSettings(ServiceSettings):
 
     database_url: str = "postgresql://techex@127.0.0.1:15432/techex_listing"
     port: int = 8001
+    listing_validity_days: int = 365
+    """How long a published listing stays published without a transaction."""
+    expiry_sweep_seconds: float = 60.0
+    gauge_refresh_seconds: float = 15.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import asyncpg
+
 from shared.events.listing import ListingCreated
 
 
@@ -13,7 +14,7 @@ async def record_listing(conn: asyncpg.Connection, event: ListingCreated) -> Non
         "INSERT INTO listings (listing_id, title, region, seller_id, created_at)"
         " VALUES ($1, $2, $3, $4, $5)"
         " ON CONFLICT (listing_id) DO UPDATE SET events_applied = listings.events_applied + 1",
-        event.listing_id, event.title, event.region, event.seller_id, event.created_at,
+        event.listing_id, event.listing.title, event.region, event.seller_id, event.occurred_at,
     )
 
 

@@ -1,42 +1,228 @@
-"""Events of the listing aggregate (a technology offered on the exchange)."""
+"""Events of the listing aggregate: an achievement (科技成果) offered on the exchange.
+
+Every transition of a listing is an event carrying who did it, when, and the listing's region,
+so a listing's whole history can be rebuilt from the topic. ``created``, ``updated`` and
+``published`` carry the full snapshot other services need (pricing route, price, IP, parties).
+"""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared.events.base import Event, register
 
-__all__ = ["ListingCreated"]
+__all__ = [
+    "Holder",
+    "ListingCreated",
+    "ListingExpired",
+    "ListingInTransaction",
+    "ListingInterestMatched",
+    "ListingPublished",
+    "ListingRejected",
+    "ListingReturned",
+    "ListingSecurityReviewed",
+    "ListingSnapshot",
+    "ListingSubmitted",
+    "ListingTraded",
+    "ListingUpdated",
+    "ListingWithdrawn",
+]
+
+Region = Field(pattern=r"^[0-9]{6}$", description="GB/T 2260 administrative code")
+
+
+class Holder(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    name: str
+    kind: Literal["university", "institute", "enterprise", "other"]
+
+
+class ListingSnapshot(BaseModel):
+    """What a listing says of itself at the time of the event."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    title: str
+    abstract: str = ""
+    field: str = Field(description="technology field code, e.g. new_materials")
+    industry: str = ""
+    keywords: list[str] = []
+    ip_type: str
+    ip_numbers: list[str] = []
+    trl: int = Field(ge=1, le=9, description="technology readiness level 1–9 (技术成熟度)")
+    holders: list[Holder] = []
+    inventors: list[str] = []
+    transfer_mode: str
+    pricing_route: Literal["auction", "listing", "negotiated"]
+    reference_price_fen: int | None = Field(default=None, ge=0)
+    dual_use: bool = False
+    public_welfare: bool = False
+    cross_border: bool = False
+
+
+_SNAPSHOT_EXAMPLE: dict[str, Any] = {
+    "title": "石墨烯改性防腐涂料制备技术",
+    "abstract": "以少层石墨烯为填料的水性环氧防腐涂料，耐盐雾超过3000小时。",
+    "field": "new_materials",
+    "industry": "涂料制造",
+    "keywords": ["石墨烯", "防腐涂料"],
+    "ip_type": "patent_invention",
+    "ip_numbers": ["ZL201510012345.3"],
+    "trl": 6,
+    "holders": [{"name": "哈尔滨工业大学", "kind": "university"}],
+    "inventors": ["张伟", "李娜"],
+    "transfer_mode": "transfer",
+    "pricing_route": "auction",
+    "reference_price_fen": 150000000,
+}
+_ID = "3f0c9a52-6d1e-4b8a-9c47-2e5d8b1f7a06"
+_AT = "2026-03-18T01:30:00Z"
+
+
+def _example(**extra: Any) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"examples": [
+        {"listing_id": _ID, "region": "230102", "occurred_at": _AT, **extra}]})
+
+
+class _ListingEvent(Event):
+    aggregate: ClassVar[str] = "listing"
+    subject_field: ClassVar[str] = "listing_id"
+
+    listing_id: UUID
+    region: str = Region
+    occurred_at: AwareDatetime
+    actor: str = Field(default="", description="who caused it (token subject or service)")
 
 
 @register
-class ListingCreated(Event):
-    """A seller published a new technology listing."""
+class ListingCreated(_ListingEvent):
+    """A seller filed a new listing as a draft."""
 
-    aggregate: ClassVar[str] = "listing"
     name: ClassVar[str] = "created"
-    version: ClassVar[int] = 1
-    subject_field: ClassVar[str] = "listing_id"
+    model_config = _example(seller_id="hit-university", listing=_SNAPSHOT_EXAMPLE)
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "listing_id": "3f0c9a52-6d1e-4b8a-9c47-2e5d8b1f7a06",
-                    "title": "石墨烯改性防腐涂料制备技术",
-                    "seller_id": "b7e4d2c1-0a9f-4e36-8d15-6c2f3a9b8e40",
-                    "region": "230102",
-                    "created_at": "2025-03-18T09:30:00+08:00",
-                }
-            ]
-        }
-    )
-
-    listing_id: UUID
-    title: str = Field(min_length=1, max_length=200)
     seller_id: str
-    region: str = Field(pattern=r"^[0-9]{6}$", description="GB/T 2260 administrative code")
-    created_at: AwareDatetime
+    listing: ListingSnapshot
+
+
+@register
+class ListingUpdated(_ListingEvent):
+    """The seller edited a draft or rejected listing."""
+
+    name: ClassVar[str] = "updated"
+    model_config = _example(listing=_SNAPSHOT_EXAMPLE)
+
+    listing: ListingSnapshot
+
+
+@register
+class ListingSubmitted(_ListingEvent):
+    """The seller submitted the listing for review by the operator of its region."""
+
+    name: ClassVar[str] = "submitted"
+    model_config = _example()
+
+
+@register
+class ListingSecurityReviewed(_ListingEvent):
+    """The export-control and security review of a cross-border listing was recorded."""
+
+    name: ClassVar[str] = "security_reviewed"
+    model_config = _example(outcome="cleared", reference="黑科审〔2026〕12号")
+
+    outcome: Literal["cleared", "refused"]
+    reference: str
+
+
+@register
+class ListingPublished(_ListingEvent):
+    """An operator approved the listing; it is published until ``expires_at``."""
+
+    name: ClassVar[str] = "published"
+    model_config = _example(seller_id="hit-university", expires_at="2027-03-18T01:30:00Z",
+                            listing=_SNAPSHOT_EXAMPLE)
+
+    seller_id: str
+    expires_at: AwareDatetime
+    listing: ListingSnapshot
+
+
+@register
+class ListingRejected(_ListingEvent):
+    """An operator rejected the listing, with the reason the seller sees."""
+
+    name: ClassVar[str] = "rejected"
+    model_config = _example(reason="知识产权证明材料不全")
+
+    reason: str = Field(min_length=1)
+
+
+@register
+class ListingWithdrawn(_ListingEvent):
+    """The seller withdrew the listing."""
+
+    name: ClassVar[str] = "withdrawn"
+    model_config = _example()
+
+
+@register
+class ListingExpired(_ListingEvent):
+    """The listing's publication period ended without a transaction."""
+
+    name: ClassVar[str] = "expired"
+    model_config = _example()
+
+
+@register
+class ListingInTransaction(_ListingEvent):
+    """A pricing procedure (auction, listing trade, negotiated deal) started on the listing."""
+
+    name: ClassVar[str] = "in_transaction"
+    model_config = _example(cause="cn.techex.auction.announced.v1",
+                            procedure_id="6a1f3c9e-1b7d-4d2e-8f00-2c3b4d5e6f70")
+
+    cause: str
+    procedure_id: str
+
+
+@register
+class ListingReturned(_ListingEvent):
+    """The procedure failed (流拍, defaulted winner): the listing is published again."""
+
+    name: ClassVar[str] = "returned"
+    model_config = _example(cause="cn.techex.auction.failed.v1",
+                            procedure_id="6a1f3c9e-1b7d-4d2e-8f00-2c3b4d5e6f70")
+
+    cause: str
+    procedure_id: str
+
+
+@register
+class ListingTraded(_ListingEvent):
+    """The technology contract of the deal was registered: the listing is traded."""
+
+    name: ClassVar[str] = "traded"
+    model_config = _example(cause="cn.techex.contract.registered.v1",
+                            procedure_id="9c2d1e0f-3a4b-4c5d-8e6f-7a8b9c0d1e2f")
+
+    cause: str
+    procedure_id: str
+
+
+@register
+class ListingInterestMatched(_ListingEvent):
+    """A newly published listing matches a buyer's saved interest (精准推送)."""
+
+    name: ClassVar[str] = "interest_matched"
+    model_config = _example(interest_id="5b9e7f61-0a2c-4f3e-9d1b-8c7a6e5d4c3b",
+                            buyer_id="longjiang-coatings", score=0.82,
+                            reasons=["共同词语: 石墨烯, 防腐", "技术领域: 新材料"])
+
+    interest_id: UUID
+    buyer_id: str
+    score: float = Field(ge=0)
+    reasons: list[str]

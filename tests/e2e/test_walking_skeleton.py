@@ -20,9 +20,10 @@ from services.settlement.config import SettlementSettings
 from shared.auth import Role
 from techex.cli import start_services, stop_services
 from techex.stack.stack import SERVICES
+from tests.support.listing import achievement
 from tests.support.services import bearer, running
 
-DRAFT = {"title": "高精度增材制造钛合金构件成形工艺", "region": "230102"}
+DRAFT = achievement(title="高精度增材制造钛合金构件成形工艺", field="advanced_manufacturing")
 
 
 async def _eventually_known(client: httpx.AsyncClient, path: str, headers: dict) -> dict:

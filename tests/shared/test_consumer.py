@@ -148,10 +148,10 @@ async def test_handler_that_keeps_failing_is_dead_lettered_and_one_that_recovers
     attempts: dict[str, int] = {}
 
     async def flaky(conn, event, envelope):
-        attempts[event.title] = attempts.get(event.title, 0) + 1
-        if event.title == "step-00000":
+        attempts[event.listing.title] = attempts.get(event.listing.title, 0) + 1
+        if event.listing.title == "step-00000":
             raise RuntimeError("always broken")
-        if event.title == "step-00001" and attempts[event.title] < 3:
+        if event.listing.title == "step-00001" and attempts[event.listing.title] < 3:
             raise RuntimeError("broken twice")
         await record_applied(conn, event, envelope)
 

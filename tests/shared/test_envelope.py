@@ -24,10 +24,17 @@ TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 CST = timezone(timedelta(hours=8))
 PAYLOAD = {
     "listing_id": LISTING_ID,
-    "title": "石墨烯改性防腐涂料制备技术",
     "seller_id": "b7e4d2c1-0a9f-4e36-8d15-6c2f3a9b8e40",
     "region": "230102",
-    "created_at": "2025-03-18T09:30:00+08:00",
+    "occurred_at": "2025-03-18T09:30:00+08:00",
+    "listing": {
+        "title": "石墨烯改性防腐涂料制备技术",
+        "field": "new_materials",
+        "ip_type": "patent_invention",
+        "trl": 6,
+        "transfer_mode": "transfer",
+        "pricing_route": "auction",
+    },
 }
 
 
@@ -220,7 +227,7 @@ def test_reader_ignores_unknown_headers_and_payload_fields() -> None:
     event = decode(env)
     assert isinstance(event, ListingCreated)
     assert event.subject() == LISTING_ID
-    assert event.title == PAYLOAD["title"]
+    assert event.listing.title == PAYLOAD["listing"]["title"]
     assert not hasattr(event, "colour")
 
 

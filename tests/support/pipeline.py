@@ -13,7 +13,7 @@ import asyncpg
 from shared.consumer import ConsumerRunner, Handler
 from shared.db import migrate
 from shared.envelope import Envelope
-from shared.events.listing import ListingCreated
+from shared.events.listing import ListingCreated, ListingSnapshot
 from shared.kafka import ensure_topics, new_producer
 from shared.outbox import OutboxRelay, OutboxWriter
 from shared.settings import CommonSettings
@@ -41,17 +41,23 @@ def recorder(consumer: str) -> Handler:
     async def handle(conn: asyncpg.Connection, event: ListingCreated, env: Envelope) -> None:
         await conn.execute(
             "INSERT INTO applied (consumer, event_id, listing_id, title) VALUES ($1, $2, $3, $4)",
-            consumer, env.id, event.listing_id, event.title,
+            consumer, env.id, event.listing_id, event.listing.title,
         )
 
     return handle
 
 
 def listing_event(listing_id: uuid.UUID, step: int) -> ListingCreated:
+    """An event whose title records its place in its aggregate's sequence."""
     return ListingCreated(
-        listing_id=listing_id, title=f"step-{step:05d}", seller_id="seller-1",
-        region="230102", created_at=datetime.now(UTC),
+        listing_id=listing_id, region="230102", occurred_at=datetime.now(UTC),
+        seller_id="seller-1", listing=snapshot(f"step-{step:05d}"),
     )
+
+
+def snapshot(title: str) -> ListingSnapshot:
+    return ListingSnapshot(title=title, field="new_materials", ip_type="patent_invention",
+                           trl=5, transfer_mode="transfer", pricing_route="auction")
 
 
 async def write_interleaved(

@@ -10,9 +10,10 @@ import pytest
 from services.listing.api import create_app
 from services.listing.config import ListingSettings
 from shared.auth import Role
+from tests.support.listing import achievement
 from tests.support.services import bearer, running
 
-DRAFT = {"title": "石墨烯改性防腐涂料制备技术", "abstract": "高性能防腐涂层", "region": "230102"}
+DRAFT = achievement()
 
 
 @pytest.fixture
@@ -50,6 +51,7 @@ async def test_seller_files_a_draft_and_reads_it_back(listing, common):
     for e in events:
         assert (e["type"], e["aggregateid"], e["region"]) == (
             "cn.techex.listing.created.v1", body["id"], "230102")
+    assert body["ip_numbers"] == ["ZL201510012345.3"] and body["trl"] == 6
 
 
 async def test_idempotency_key_returns_the_first_result(listing, common):
@@ -84,9 +86,20 @@ async def test_unknown_achievement_is_a_404_problem(listing, common):
          "validation"),
         (lambda c: bearer(c, Role.SELLER, "230100"), {**DRAFT, "title": ""}, 422, "validation"),
         (lambda c: bearer(c, Role.SELLER, "230100"), {"abstract": "x"}, 422, "validation"),
+        (lambda c: bearer(c, Role.SELLER, "230100"), {**DRAFT, "region": "230199"}, 422,
+         "validation"),
+        (lambda c: bearer(c, Role.SELLER, "230100"), {**DRAFT, "trl": 10}, 422, "validation"),
+        (lambda c: bearer(c, Role.SELLER, "230100"), {**DRAFT, "trl": 0}, 422, "validation"),
+        (lambda c: bearer(c, Role.SELLER, "230100"),
+         {**DRAFT, "ip_numbers": ["ZL201510012345.6"]}, 422, "validation"),
+        (lambda c: bearer(c, Role.SELLER, "230100"), {**DRAFT, "reference_price_fen": -1}, 422,
+         "validation"),
+        (lambda c: bearer(c, Role.SELLER, "230100"), {**DRAFT, "reference_price_fen": 1.5},
+         422, "validation"),
     ],
     ids=["no-token", "garbage-token", "wrong-role", "other-region", "bad-region", "empty-title",
-         "missing-fields"],
+         "missing-fields", "unknown-region", "trl-10", "trl-0", "patent-check-digit",
+         "negative-price", "fractional-price"],
 )
 async def test_bad_requests_get_problem_json_and_change_nothing(
     listing, common, headers_of, body, status, problem

@@ -1,0 +1,1 @@
+"""The listing service's domain: achievements, demands, their rules. Pure: no I/O."""

@@ -1,0 +1,180 @@
+"""Request and response bodies of the listing API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from services.listing.domain.achievement import (
+    Achievement,
+    Details,
+    PricingRoute,
+    TransferMode,
+)
+from services.listing.domain.demand import CallMode, Demand
+from services.listing.domain.fields import TechField
+from services.listing.domain.ip import IpType, invalid_ip_number
+from shared.events.listing import Holder
+from shared.regions import RegionCode
+
+Fen = Annotated[int, Field(ge=0, description="an amount in fen (分), never negative")]
+
+
+def _clean_words(values: list[str]) -> list[str]:
+    return [v.strip() for v in values if v.strip()]
+
+
+class AchievementIn(BaseModel):
+    """An achievement as the seller describes it."""
+
+    title: str = Field(min_length=1, max_length=200, examples=["石墨烯改性防腐涂料制备技术"])
+    abstract: str = Field(default="", max_length=5000)
+    region: RegionCode = Field(examples=["230102"])
+    field: TechField
+    industry: str = Field(default="", max_length=100)
+    keywords: Annotated[list[str], AfterValidator(_clean_words)] = Field(
+        default=[], max_length=20)
+    ip_type: IpType
+    ip_numbers: list[str] = Field(default=[], max_length=50)
+    trl: int = Field(ge=1, le=9, description="technology readiness level (技术成熟度) 1–9")
+    holders: list[Holder] = Field(default=[], max_length=20)
+    inventors: list[str] = Field(default=[], max_length=100)
+    transfer_mode: TransferMode
+    pricing_route: PricingRoute
+    reference_price_fen: Fen | None = None
+    dual_use: bool = False
+    public_welfare: bool = False
+    cross_border: bool = False
+
+    @field_validator("ip_numbers")
+    @classmethod
+    def _ip_numbers_are_valid(cls, numbers: list[str], info: ValidationInfo) -> list[str]:
+        ip_type = info.data.get("ip_type")
+        if ip_type is None:
+            return numbers  # ip_type itself is invalid and reported
+        for i, number in enumerate(numbers):
+            why = invalid_ip_number(ip_type, number)
+            if why:
+                raise PydanticCustomError(
+                    "ip_number", "ip_numbers[{index}] {number}: {why}",
+                    {"index": i, "number": number, "why": why})
+        return numbers
+
+    def details(self) -> Details:
+        return Details(
+            title=self.title.strip(), abstract=self.abstract.strip(), field=self.field,
+            industry=self.industry.strip(), keywords=tuple(self.keywords),
+            ip_type=self.ip_type, ip_numbers=tuple(n.strip().upper() for n in self.ip_numbers),
+            trl=self.trl, holders=tuple(self.holders),
+            inventors=tuple(i.strip() for i in self.inventors if i.strip()),
+            transfer_mode=self.transfer_mode, pricing_route=self.pricing_route,
+            reference_price_fen=self.reference_price_fen, dual_use=self.dual_use,
+            public_welfare=self.public_welfare, cross_border=self.cross_border,
+        )
+
+
+class AchievementOut(AchievementIn):
+    id: uuid.UUID
+    seller_id: str
+    status: str
+    reject_reason: str | None
+    security_review: dict | None
+    published_at: datetime | None
+    expires_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, a: Achievement) -> AchievementOut:
+        d = a.details
+        review = None
+        if a.security_review:
+            r = a.security_review
+            review = {"outcome": r.outcome, "reference": r.reference, "reviewer": r.reviewer,
+                      "at": r.at.isoformat()}
+        return cls.model_construct(
+            id=a.id, seller_id=a.seller_id, region=a.region, status=a.status.value,
+            title=d.title, abstract=d.abstract, field=d.field, industry=d.industry,
+            keywords=list(d.keywords), ip_type=d.ip_type, ip_numbers=list(d.ip_numbers),
+            trl=d.trl, holders=list(d.holders), inventors=list(d.inventors),
+            transfer_mode=d.transfer_mode, pricing_route=d.pricing_route,
+            reference_price_fen=d.reference_price_fen, dual_use=d.dual_use,
+            public_welfare=d.public_welfare, cross_border=d.cross_border,
+            reject_reason=a.reject_reason, security_review=review,
+            published_at=a.published_at, expires_at=a.expires_at, created_at=a.created_at,
+            updated_at=a.updated_at,
+        )
+
+
+class RejectIn(BaseModel):
+    reason: str = Field(min_length=2, max_length=1000, examples=["知识产权证明材料不全"])
+
+
+class SecurityReviewIn(BaseModel):
+    outcome: Literal["cleared", "refused"]
+    reference: str = Field(min_length=1, max_length=200, examples=["黑科审〔2026〕12号"])
+
+
+class DemandIn(BaseModel):
+    title: str = Field(min_length=1, max_length=200, examples=["高炉煤气深度脱硫技术"])
+    description: str = Field(min_length=1, max_length=5000)
+    region: RegionCode
+    field: TechField
+    keywords: Annotated[list[str], AfterValidator(_clean_words)] = Field(
+        default=[], max_length=20)
+    mode: CallMode = CallMode.OPEN_CALL
+    budget_fen: Fen | None = None
+    min_trl: int = Field(default=1, ge=1, le=9)
+    deadline: AwareDatetime
+
+
+class DemandOut(DemandIn):
+    id: uuid.UUID
+    enterprise_id: str
+    status: str
+    awarded_proposal: uuid.UUID | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, d: Demand) -> DemandOut:
+        return cls.model_construct(
+            id=d.id, enterprise_id=d.enterprise_id, region=d.region, title=d.title,
+            description=d.description, field=d.field, keywords=list(d.keywords), mode=d.mode,
+            budget_fen=d.budget_fen, min_trl=d.min_trl, deadline=d.deadline,
+            status=d.status.value, awarded_proposal=d.awarded_proposal,
+            created_at=d.created_at)
+
+
+class ProposalIn(BaseModel):
+    summary: str = Field(min_length=1, max_length=5000)
+    listing_id: uuid.UUID | None = None
+    price_fen: Fen | None = None
+
+
+class AwardIn(BaseModel):
+    proposal_id: uuid.UUID
+
+
+class InterestIn(BaseModel):
+    query: str = Field(default="", max_length=200, examples=["石墨烯 防腐"])
+    field: TechField | None = None
+    min_trl: int | None = Field(default=None, ge=1, le=9)
+    max_price_fen: Fen | None = None
+
+    @model_validator(mode="after")
+    def _something_to_match(self) -> InterestIn:
+        if not (self.query.strip() or self.field or self.min_trl or self.max_price_fen):
+            raise ValueError("an interest needs a query or at least one criterion")
+        return self

@@ -1,0 +1,123 @@
+"""Contracts of the pricing, settlement and registration procedures as other services read them.
+
+The auction, settlement and registry services publish these; the listing service follows a
+listing's lifecycle from them (in transaction → traded, or back to published). Their owners
+may add optional fields; a breaking change is a new version.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, ConfigDict, Field
+
+from shared.events.base import Event, register
+
+__all__ = ["AuctionAnnounced", "AuctionFailed", "ContractRegistered", "DealConcluded",
+           "SettlementCompleted"]
+
+_REGION = Field(pattern=r"^[0-9]{6}$", description="GB/T 2260 administrative code")
+_LISTING = "3f0c9a52-6d1e-4b8a-9c47-2e5d8b1f7a06"
+_PROC = "6a1f3c9e-1b7d-4d2e-8f00-2c3b4d5e6f70"
+_DEAL = "9c2d1e0f-3a4b-4c5d-8e6f-7a8b9c0d1e2f"
+_AT = "2026-04-02T02:00:00Z"
+
+
+def _examples(**fields: Any) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"examples": [fields]})
+
+
+@register
+class AuctionAnnounced(Event):
+    """A pricing procedure was announced for a listing (auction, listing trade or notice)."""
+
+    aggregate: ClassVar[str] = "auction"
+    name: ClassVar[str] = "announced"
+    subject_field: ClassVar[str] = "procedure_id"
+    model_config = _examples(procedure_id=_PROC, listing_id=_LISTING, route="auction",
+                             region="230102", announced_at=_AT,
+                             starts_at="2026-04-09T02:00:00Z")
+
+    procedure_id: UUID
+    listing_id: UUID
+    route: Literal["auction", "listing", "negotiated"]
+    region: str = _REGION
+    announced_at: AwareDatetime
+    starts_at: AwareDatetime
+
+
+@register
+class AuctionFailed(Event):
+    """The procedure ended without a deal (流拍, no qualified buyer, upheld objection)."""
+
+    aggregate: ClassVar[str] = "auction"
+    name: ClassVar[str] = "failed"
+    subject_field: ClassVar[str] = "procedure_id"
+    model_config = _examples(procedure_id=_PROC, listing_id=_LISTING, region="230102",
+                             reason="no-bid", failed_at=_AT)
+
+    procedure_id: UUID
+    listing_id: UUID
+    region: str = _REGION
+    reason: str
+    failed_at: AwareDatetime
+
+
+@register
+class DealConcluded(Event):
+    """A price was set by one of the three routes: everything settlement and registry need."""
+
+    aggregate: ClassVar[str] = "deal"
+    name: ClassVar[str] = "concluded"
+    subject_field: ClassVar[str] = "deal_id"
+    model_config = _examples(deal_id=_DEAL, procedure_id=_PROC, listing_id=_LISTING,
+                             route="auction", region="230102", seller_id="hit-university",
+                             buyer_id="longjiang-coatings", price_fen=186000000,
+                             concluded_at=_AT)
+
+    deal_id: UUID
+    procedure_id: UUID
+    listing_id: UUID
+    route: Literal["auction", "listing", "negotiated"]
+    region: str = _REGION
+    seller_id: str
+    buyer_id: str
+    price_fen: int = Field(gt=0, description="the deal price in fen (分)")
+    concluded_at: AwareDatetime
+
+
+@register
+class SettlementCompleted(Event):
+    """The deal's price was received in full and paid out."""
+
+    aggregate: ClassVar[str] = "settlement"
+    name: ClassVar[str] = "completed"
+    subject_field: ClassVar[str] = "deal_id"
+    model_config = _examples(deal_id=_DEAL, listing_id=_LISTING, region="230102",
+                             received_fen=186000000, completed_at=_AT)
+
+    deal_id: UUID
+    listing_id: UUID | None = None
+    region: str = _REGION
+    received_fen: int = Field(ge=0, description="实际到账金额 in fen")
+    completed_at: AwareDatetime
+
+
+@register
+class ContractRegistered(Event):
+    """A registrar registered the technology contract (技术合同认定登记)."""
+
+    aggregate: ClassVar[str] = "contract"
+    name: ClassVar[str] = "registered"
+    subject_field: ClassVar[str] = "contract_id"
+    model_config = _examples(contract_id=_DEAL, deal_id=_DEAL, listing_id=_LISTING,
+                             region="230102", registration_number="2026230100010001",
+                             registered_at=_AT)
+
+    contract_id: UUID
+    deal_id: UUID | None = None
+    listing_id: UUID | None = None
+    region: str = _REGION
+    registration_number: str
+    registered_at: AwareDatetime
