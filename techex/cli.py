@@ -167,6 +167,24 @@ def cmd_events(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_seed(args: argparse.Namespace) -> int:
+    """Load the realistic sample set into the listing service's database."""
+    from services.listing.seed import seed_listing
+
+    from techex.stack.stack import run_sync
+
+    stack = Stack("dev")
+    started = stack.up()
+    try:
+        counts = run_sync(seed_listing(stack.database_url("listing")))
+    finally:
+        if started and not args.keep_stack:
+            stack.down()
+    for kind, n in sorted(counts.items()):
+        print(f"  {kind:32} {n}")
+    return 0
+
+
 def cmd_test(args: argparse.Namespace) -> int:
     return subprocess.call([sys.executable, "-m", "pytest", *args.pytest_args], cwd=REPO)
 
@@ -202,6 +220,10 @@ def parser() -> argparse.ArgumentParser:
     e = events.add_parser("schema", help="write a JSON Schema per event type and an AsyncAPI doc")
     e.add_argument("directory")
     e.set_defaults(func=cmd_events)
+
+    s = sub.add_parser("seed", help="load realistic sample achievements, demands and interests")
+    s.add_argument("--keep-stack", action="store_true")
+    s.set_defaults(func=cmd_seed)
 
     s = sub.add_parser("test", help="run the test suite (starts its own stack)")
     s.add_argument("pytest_args", nargs=argparse.REMAINDER)

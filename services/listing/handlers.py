@@ -80,9 +80,10 @@ async def withdraw_achievement(uow: UnitOfWork, seller: Principal, achievement_i
 
 async def start_review(uow: UnitOfWork, operator: Principal, achievement_id: uuid.UUID,
                        now: datetime) -> Achievement:
-    a = (await _reviewable(uow, achievement_id, operator)).start_review(
+    a, event = (await _reviewable(uow, achievement_id, operator)).start_review(
         now=now, actor=operator.subject)
     await repository.save_achievement(uow.conn, a)
+    uow.publish(event)
     return a
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "ListingPublished",
     "ListingRejected",
     "ListingReturned",
+    "ListingReviewStarted",
     "ListingSecurityReviewed",
     "ListingSnapshot",
     "ListingSubmitted",
@@ -125,6 +126,14 @@ class ListingSubmitted(_ListingEvent):
 
     name: ClassVar[str] = "submitted"
     model_config = _example()
+
+
+@register
+class ListingReviewStarted(_ListingEvent):
+    """An operator took the submitted listing into review."""
+
+    name: ClassVar[str] = "review_started"
+    model_config = _example(actor="harbin-exchange")
 
 
 @register

@@ -28,6 +28,7 @@ from shared.events.listing import (
     ListingPublished,
     ListingRejected,
     ListingReturned,
+    ListingReviewStarted,
     ListingSecurityReviewed,
     ListingSnapshot,
     ListingSubmitted,
@@ -177,9 +178,11 @@ class Achievement:
                 ListingWithdrawn(**self._event_base(now, actor)))
 
     # -- the operator ---------------------------------------------------------------------
-    def start_review(self, *, now: datetime, actor: str) -> Achievement:
+    def start_review(self, *, now: datetime, actor: str
+                     ) -> tuple[Achievement, ListingReviewStarted]:
         self._require({Status.SUBMITTED}, "start the review of")
-        return self._next(status=Status.UNDER_REVIEW, now=now)
+        return (self._next(status=Status.UNDER_REVIEW, now=now),
+                ListingReviewStarted(**self._event_base(now, actor)))
 
     def record_security_review(
         self, *, outcome: str, reference: str, now: datetime, actor: str

@@ -9,6 +9,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from services.listing.metrics import COMMANDS
 from shared import idempotency
 from shared.auth import Principal
 from shared.service import runtime_of
@@ -35,4 +36,5 @@ async def run_command(
         code, body = await idempotency.run_once(
             uow.conn, f"listing:{name}:{principal.subject}", key,
             {"path": request.url.path, "body": fingerprint}, run)
+    COMMANDS.labels(name, region[:2] + "0000").inc()
     return JSONResponse(body, status_code=code)

@@ -81,7 +81,7 @@ async def test_file_submit_review_approve(listing, common):
     assert approved["expires_at"] == (T0 + timedelta(days=365)).isoformat().replace(
         "+00:00", "Z")
     assert _types(await _events(listing.db)) == ["listing.created", "listing.submitted",
-                                                 "listing.published"]
+                                                 "listing.review_started", "listing.published"]
     public = await listing.get(f"/achievements/{listing_id}",
                                headers=bearer(common, Role.BUYER, "210100"))
     assert public.status_code == 200

@@ -39,8 +39,8 @@ def published(**overrides) -> Achievement:
 
 def test_the_happy_path_emits_one_event_per_step():
     a, submitted = draft().submit(now=T0, actor="hit")
-    a = a.start_review(now=T0, actor="op")
-    assert a.status is Status.UNDER_REVIEW
+    a, started = a.start_review(now=T0, actor="op")
+    assert a.status is Status.UNDER_REVIEW and started.actor == "op"
     a, event = a.approve(now=T0, actor="op", validity=YEAR)
     assert a.status is Status.PUBLISHED and a.expires_at == T0 + YEAR
     assert event.ce_type() == "cn.techex.listing.published.v1"
