@@ -14,7 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from techex.stack.process import StackError
-from techex.stack.stack import REPO, SERVICES, Stack
+from techex.stack.stack import REPO, SERVICES, Stack, run_sync
 
 
 def _service_settings(service: str):

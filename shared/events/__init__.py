@@ -4,6 +4,7 @@ Importing this package registers all event modules, so :func:`lookup` and
 :func:`all_event_types` see the complete catalog.
 """
 
+from shared.events import auction as auction
 from shared.events import demand as demand
 from shared.events import listing as listing
 from shared.events import procedures as procedures
