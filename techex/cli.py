@@ -171,8 +171,6 @@ def cmd_seed(args: argparse.Namespace) -> int:
     """Load the realistic sample set into the listing service's database."""
     from services.listing.seed import seed_listing
 
-    from techex.stack.stack import run_sync
-
     stack = Stack("dev")
     started = stack.up()
     try:
