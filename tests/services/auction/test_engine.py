@@ -1,0 +1,199 @@
+"""The bid engine over the real database: order, durability, ownership, takeover."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from services.auction import store
+from services.auction.domain.auction import Auction, AuctionTerms
+from services.auction.engine import (
+    BidEngine,
+    OwnedElsewhere,
+    OwnershipLost,
+    bid,
+    qualify,
+    register,
+)
+from shared.clock import ManualClock
+from shared.db import create_pool, migrate
+from shared.outbox import OutboxWriter
+
+MIGRATIONS = Path(__file__).resolve().parents[3] / "services" / "auction" / "migrations"
+ANNOUNCED = datetime(2026, 5, 1, 2, 0, tzinfo=UTC)
+STARTS = ANNOUNCED + timedelta(days=8)
+ENDS = STARTS + timedelta(hours=24)
+START_PRICE, INCREMENT = 1_000_000, 10_000
+
+
+@pytest.fixture
+async def pool(database_url):
+    pool = await create_pool(database_url, min_size=2, max_size=10)
+    async with pool.acquire() as conn:
+        await migrate(conn, MIGRATIONS)
+    yield pool
+    await pool.close()
+
+
+async def _auction(pool) -> Auction:
+    terms = AuctionTerms(start_price_fen=START_PRICE, increment_fen=INCREMENT,
+                         deposit_ratio=Decimal("0.10"), announce_at=ANNOUNCED, starts_at=STARTS,
+                         ends_at=ENDS)
+    auction, _ = Auction.announce(terms, listing_id=uuid.uuid4(), seller_id="hit",
+                                  region="230102")
+    async with pool.acquire() as conn:
+        await store.insert_auction(conn, auction)
+    return auction
+
+
+def _engine(pool, clock, owner: str) -> BidEngine:
+    return BidEngine(pool, OutboxWriter("auction"), clock, owner=owner,
+                     lease=timedelta(seconds=10))
+
+
+async def _qualified(engine: BidEngine, auction_id: uuid.UUID, bidders: list[str]) -> None:
+    for b in bidders:
+        await engine.run(auction_id, register(b))
+        await engine.run(auction_id, qualify(b))
+
+
+async def _rows(pool, auction_id) -> list[asyncpg.Record]:
+    return await pool.fetch(
+        "SELECT seq, bidder_id, amount_fen FROM bids WHERE auction_id = $1 ORDER BY seq",
+        auction_id)
+
+
+async def test_an_accepted_bid_is_durable_when_answered(pool):
+    clock = ManualClock(ANNOUNCED + timedelta(days=1))
+    auction = await _auction(pool)
+    engine = _engine(pool, clock, "a")
+    try:
+        await _qualified(engine, auction.id, ["b1", "b2"])
+        clock.advance(STARTS - clock.now() + timedelta(hours=1))
+        first = await engine.run(auction.id, bid("b1", START_PRICE))
+        assert first.accepted and first.sequence == 1
+        assert [tuple(r) for r in await _rows(pool, auction.id)] == [(1, "b1", START_PRICE)]
+        low = await engine.run(auction.id, bid("b2", START_PRICE + INCREMENT // 2))
+        assert not low.accepted and low.reason in ("below-minimum", "not-multiple")
+        unqualified = await engine.run(auction.id, bid("stranger", START_PRICE * 2))
+        assert unqualified.reason == "not-qualified"
+        assert len(await _rows(pool, auction.id)) == 1
+        events = await pool.fetch("SELECT type FROM outbox ORDER BY seq")
+        assert [e["type"] for e in events][-3:] == [
+            "cn.techex.auction.bid_accepted.v1", "cn.techex.auction.bid_rejected.v1",
+            "cn.techex.auction.bid_rejected.v1"]
+    finally:
+        await engine.stop()
+
+
+async def test_concurrent_bids_make_one_rising_sequence_equal_to_the_stored_one(pool):
+    clock = ManualClock(ANNOUNCED + timedelta(days=1))
+    auction = await _auction(pool)
+    engine = _engine(pool, clock, "a")
+    bidders = [f"b{i}" for i in range(16)]
+    try:
+        await _qualified(engine, auction.id, bidders)
+        clock.advance(STARTS - clock.now() + timedelta(hours=1))
+        rng = random.Random(7)
+        answers = []
+
+        async def bidder(name: str) -> None:
+            high = START_PRICE - INCREMENT
+            for _ in range(25):
+                amount = high + INCREMENT * rng.randint(1, 3)
+                answer = await engine.run(auction.id, bid(name, amount))
+                answers.append((name, answer))
+                high = max(high, answer.high_bid_fen or high)
+
+        await asyncio.gather(*(bidder(b) for b in bidders))
+        accepted = sorted((a.sequence, n, a.amount_fen) for n, a in answers if a.accepted)
+        stored = [tuple(r) for r in await _rows(pool, auction.id)]
+        assert stored == accepted
+        assert [s for s, _, _ in stored] == list(range(1, len(stored) + 1))
+        amounts = [a for _, _, a in stored]
+        assert all(b - a >= INCREMENT for a, b in itertools.pairwise(amounts))
+        assert len(stored) > 50
+        state = await engine.state(auction.id)
+        assert state.ladder.count == len(stored)
+        assert state.high_bid.amount_fen == amounts[-1]
+    finally:
+        await engine.stop()
+
+
+async def test_a_second_process_is_refused_then_takes_over_after_a_crash(pool, database_url):
+    clock = ManualClock(ANNOUNCED + timedelta(days=1))
+    auction = await _auction(pool)
+    a = _engine(pool, clock, "process-a")
+    other_pool = await create_pool(database_url, min_size=1, max_size=4)
+    b = _engine(other_pool, clock, "process-b")
+    try:
+        await _qualified(a, auction.id, ["b1", "b2"])
+        clock.advance(STARTS - clock.now() + timedelta(hours=1))
+        await a.renew_leases()  # a live process keeps its lease fresh
+        for i in range(5):
+            await a.run(auction.id, bid("b1" if i % 2 == 0 else "b2",
+                                        START_PRICE + i * INCREMENT))
+        with pytest.raises(OwnedElsewhere):
+            await b.run(auction.id, bid("b2", START_PRICE + 10 * INCREMENT))
+        await a.stop(release=False)  # the process dies: its lease is still on the row
+        with pytest.raises(OwnedElsewhere):
+            await b.run(auction.id, bid("b2", START_PRICE + 10 * INCREMENT))
+        clock.advance(timedelta(seconds=11))  # the lease lapses
+        answer = await b.run(auction.id, bid("b2", START_PRICE + 10 * INCREMENT))
+        assert answer.accepted and answer.sequence == 6  # the sequence goes on
+        state = await b.state(auction.id)
+        assert [x.bidder_id for x in state.bids] == ["b1", "b2", "b1", "b2", "b1", "b2"]
+        assert len(await _rows(pool, auction.id)) == 6
+    finally:
+        await b.stop()
+        await other_pool.close()
+
+
+async def test_a_process_that_lost_its_lease_cannot_append(pool, database_url):
+    clock = ManualClock(ANNOUNCED + timedelta(days=1))
+    auction = await _auction(pool)
+    a = _engine(pool, clock, "process-a")
+    other_pool = await create_pool(database_url, min_size=1, max_size=4)
+    b = _engine(other_pool, clock, "process-b")
+    try:
+        await _qualified(a, auction.id, ["b1", "b2"])
+        clock.advance(STARTS - clock.now() + timedelta(hours=1))
+        await a.renew_leases()
+        await a.run(auction.id, bid("b1", START_PRICE))
+        clock.advance(timedelta(seconds=11))  # a was paused past its lease
+        taken = await b.run(auction.id, bid("b2", START_PRICE + INCREMENT))
+        assert taken.accepted and taken.sequence == 2
+        with pytest.raises(OwnershipLost):
+            await a.run(auction.id, bid("b1", START_PRICE + 5 * INCREMENT))
+        assert [r["bidder_id"] for r in await _rows(pool, auction.id)] == ["b1", "b2"]
+        with pytest.raises(OwnedElsewhere):  # and a new writer on a is refused
+            await a.run(auction.id, bid("b1", START_PRICE + 5 * INCREMENT))
+    finally:
+        await a.stop()
+        await b.stop()
+        await other_pool.close()
+
+
+async def test_an_extension_moves_the_close_deadline(pool):
+    clock = ManualClock(ANNOUNCED + timedelta(days=1))
+    auction = await _auction(pool)
+    engine = _engine(pool, clock, "a")
+    try:
+        await _qualified(engine, auction.id, ["b1"])
+        clock.advance(ENDS - clock.now() - timedelta(minutes=2))
+        answer = await engine.run(auction.id, bid("b1", START_PRICE))
+        assert answer.ends_at == clock.now() + timedelta(minutes=5)
+        due = await pool.fetchval(
+            "SELECT due_at FROM deadlines WHERE kind = 'auction.close' AND key = $1",
+            str(auction.id))
+        assert due == answer.ends_at
+    finally:
+        await engine.stop()
