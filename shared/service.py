@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -45,6 +46,9 @@ class ServiceSpec:
     handlers: Mapping[type[Event], Handler] = field(default_factory=dict)
     background: Sequence[Callable[[Runtime], Awaitable[None]]] = ()
     """Periodic jobs of the service (e.g. expiry sweeps), started with the relay."""
+    startup: Sequence[Callable[[Runtime], Awaitable[None]]] = ()
+    """Run once the pool and producer exist, before requests are served."""
+    shutdown: Sequence[Callable[[Runtime], Awaitable[None]]] = ()
 
 
 @dataclass
@@ -61,6 +65,8 @@ class Runtime:
     consumer: ConsumerRunner | None = None
     tasks: list[asyncio.Task] = field(default_factory=list)
     clock: Clock = field(default_factory=SystemClock)
+    extras: dict[str, Any] = field(default_factory=dict)
+    """Service-specific parts made at startup (e.g. the auction service's bid engine)."""
 
     def unit_of_work(self, region: str) -> UnitOfWork:
         return UnitOfWork(self.pool, self.outbox, region)
@@ -110,6 +116,8 @@ def build_app(
                 handlers=spec.handlers, max_batch=settings.consumer_batch,
                 retries=settings.consumer_retries,
             )
+        for hook in spec.startup:
+            await hook(runtime)
         if run_background:
             runtime.tasks.append(asyncio.create_task(runtime.relay.run(), name="outbox-relay"))
             if runtime.consumer:
@@ -125,6 +133,9 @@ def build_app(
             for task in runtime.tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+            for hook in spec.shutdown:
+                with contextlib.suppress(Exception):
+                    await hook(runtime)
             await runtime.producer.stop()
             await runtime.pool.close()
 

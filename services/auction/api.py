@@ -1,53 +1,59 @@
-"""The auction service's composition root and HTTP API."""
+"""The auction service's composition root."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel
+import asyncpg
+from fastapi import FastAPI
 
-from services.auction import repository
+from services.auction import listings, routes
 from services.auction.config import AuctionSettings
 from services.auction.consumer import HANDLERS
-from shared.auth import Principal, Role, require
-from shared.problems import PROBLEM_RESPONSES, not_found
-from shared.service import ServiceSpec, build_app, runtime_of
+from services.auction.engine import CLOSE_DEADLINE, BidEngine, close
+from shared.clock import Clock
+from shared.scheduler import Deadline, Scheduler
+from shared.service import Runtime, ServiceSpec, build_app
 from shared.settings import CommonSettings
 
-router = APIRouter(tags=["listings"], responses=PROBLEM_RESPONSES)
+
+async def _start_engine(runtime: Runtime) -> None:
+    settings: AuctionSettings = runtime.settings  # type: ignore[assignment]
+    engine = BidEngine(runtime.pool, runtime.outbox, runtime.clock,
+                       lease=timedelta(seconds=settings.lease_seconds),
+                       max_batch=settings.max_batch)
+    runtime.extras["engine"] = engine
+
+    async def close_due(conn: asyncpg.Connection, deadline: Deadline) -> None:
+        # The close commits in the writer's own transaction; closing twice is a no-op, so a
+        # deadline fired again after a crash changes nothing.
+        await engine.run(uuid.UUID(deadline.key), close())
+
+    runtime.extras["scheduler"] = Scheduler(
+        runtime.pool, settings.database_url, runtime.clock, {CLOSE_DEADLINE: close_due},
+        service="auction")
 
 
-class KnownListing(BaseModel):
-    listing_id: uuid.UUID
-    title: str
-    region: str
-    seller_id: str
-    created_at: datetime
-    events_applied: int
+async def _keep_leases(runtime: Runtime) -> None:
+    await runtime.extras["engine"].keep_leases()
 
 
-@router.get("/listings/{listing_id}", response_model=KnownListing)
-async def get_listing(
-    listing_id: uuid.UUID,
-    request: Request,
-    _: Annotated[Principal, Depends(require(*Role))],
-) -> KnownListing:
-    """A listing as this service learnt it from the listing service's events."""
-    row = await repository.get_listing(runtime_of(request).pool, listing_id)
-    if row is None:
-        raise not_found(f"No listing {listing_id} has reached the auction service.")
-    return KnownListing(**dict(row))
+async def _run_scheduler(runtime: Runtime) -> None:
+    await runtime.extras["scheduler"].run()
+
+
+async def _stop_engine(runtime: Runtime) -> None:
+    await runtime.extras["engine"].stop()
 
 
 def create_app(
     settings: AuctionSettings | None = None,
     common: CommonSettings | None = None,
     run_background: bool = True,
-):
+    clock: Clock | None = None,
+) -> FastAPI:
     spec = ServiceSpec(
         name="auction",
         title="techex auction service",
@@ -55,7 +61,11 @@ def create_app(
             "Auctions, listing trades (挂牌) and negotiated deals with public notice."
         ),
         migrations=Path(__file__).parent / "migrations",
-        routers=[router],
+        routers=[routes.router, listings.router],
         handlers=HANDLERS,
+        startup=(_start_engine,),
+        background=(_keep_leases, _run_scheduler),
+        shutdown=(_stop_engine,),
     )
-    return build_app(spec, settings or AuctionSettings(), common, run_background=run_background)
+    return build_app(spec, settings or AuctionSettings(), common,
+                     run_background=run_background, clock=clock)

@@ -19,7 +19,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -116,8 +116,23 @@ class _Actor:
             if not p.future.done():
                 p.future.set_exception(exc)
 
+    async def _learn_qualifications(self, batch: list[_Pending]) -> None:
+        """Deposits are confirmed by events that any process may consume; the writer reads a
+        bidder's qualification from the rows the first time that bidder shows up."""
+        state = self.state
+        unknown = {b for p in batch if (b := getattr(p.command, "bidder_id", None))
+                   and b not in state.qualified}
+        if not unknown:
+            return
+        async with self.engine.pool.acquire() as conn:
+            found = await store.qualified_among(conn, state.id, sorted(unknown))
+        if found:
+            self.state = replace(state, registered=state.registered | set(found),
+                                 qualified=state.qualified | set(found))
+
     async def _process(self, batch: list[_Pending]) -> None:
         engine = self.engine
+        await self._learn_qualifications(batch)
         now = engine.clock.now()
         before = self.state
         state = before
@@ -296,9 +311,15 @@ class BidAnswer:
     automatic_bids: int = 0
 
 
-def bid(bidder_id: str, amount_fen: int) -> Command:
-    def apply(state: Auction, now: datetime) -> Step:
-        out = state.place_bid(bidder_id, amount_fen, now)
+@dataclass(frozen=True, slots=True)
+class bid:
+    """Place a bid; the answer says whether it was accepted and why not."""
+
+    bidder_id: str
+    amount_fen: int
+
+    def __call__(self, state: Auction, now: datetime) -> Step:
+        out = state.place_bid(self.bidder_id, self.amount_fen, now)
         new = out.state
         high = new.high_bid
         BIDS.labels("accepted" if out.ok else "rejected",
@@ -306,8 +327,44 @@ def bid(bidder_id: str, amount_fen: int) -> Command:
         return Step(new, out.events, BidAnswer(
             accepted=out.ok, reason=out.reason.value if out.reason else None,
             sequence=out.accepted[0].sequence if out.accepted else None,
-            amount_fen=amount_fen, high_bid_fen=high.amount_fen if high else None,
+            amount_fen=self.amount_fen, high_bid_fen=high.amount_fen if high else None,
             ends_at=new.ends_at, automatic_bids=max(0, len(out.accepted) - 1)))
+
+
+@dataclass(frozen=True, slots=True)
+class proxy:
+    """Leave or raise a proxy maximum (private: stored, never in an event)."""
+
+    bidder_id: str
+    max_fen: int
+
+    def __call__(self, state: Auction, now: datetime) -> Step:
+        out = state.set_proxy(self.bidder_id, self.max_fen, now)
+        new = out.state
+        high = new.high_bid
+        order = new.proxies.by_bidder[self.bidder_id].order
+
+        async def write(conn: asyncpg.Connection) -> None:
+            await store.save_proxy(conn, state.id, self.bidder_id, self.max_fen, order, now)
+
+        return Step(new, out.events, BidAnswer(
+            accepted=True, reason=None,
+            sequence=out.accepted[-1].sequence if out.accepted else None,
+            amount_fen=out.accepted[-1].amount_fen if out.accepted else 0,
+            high_bid_fen=high.amount_fen if high else None, ends_at=new.ends_at,
+            automatic_bids=len(out.accepted)), write)
+
+
+def close() -> Command:
+    """Close the auction once bidding has ended (fired by its deadline); idempotent."""
+    def apply(state: Auction, now: datetime) -> Step:
+        if state.closed_at is not None:
+            return Step(state, (), False)
+        new, events = state.close(now)
+
+        async def write(conn: asyncpg.Connection) -> None:
+            await store.save_close(conn, new)
+        return Step(new, events, True, write)
     return apply
 
 

@@ -24,3 +24,28 @@ async def get_listing(pool: asyncpg.Pool, listing_id: uuid.UUID) -> asyncpg.Reco
         " FROM listings WHERE listing_id = $1",
         listing_id,
     )
+
+
+async def listing_published(conn: asyncpg.Connection, event) -> None:
+    """Record a published listing (the listing may have been created before we subscribed)."""
+    await conn.execute(
+        "INSERT INTO listings (listing_id, title, region, seller_id, created_at, status,"
+        " pricing_route, reference_price_fen) VALUES ($1, $2, $3, $4, $5, 'published', $6, $7)"
+        " ON CONFLICT (listing_id) DO UPDATE SET status = 'published',"
+        " pricing_route = excluded.pricing_route,"
+        " reference_price_fen = excluded.reference_price_fen,"
+        " events_applied = listings.events_applied + 1",
+        event.listing_id, event.listing.title, event.region, event.seller_id, event.occurred_at,
+        event.listing.pricing_route, event.listing.reference_price_fen,
+    )
+
+
+async def listing_status(conn: asyncpg.Connection, listing_id: uuid.UUID, status: str) -> None:
+    await conn.execute("UPDATE listings SET status = $2 WHERE listing_id = $1",
+                       listing_id, status)
+
+
+async def listing_for_auction(db, listing_id: uuid.UUID) -> asyncpg.Record | None:
+    return await db.fetchrow(
+        "SELECT listing_id, title, region, seller_id, status, pricing_route, reference_price_fen"
+        " FROM listings WHERE listing_id = $1", listing_id)

@@ -138,3 +138,51 @@ async def qualify_bidder(conn: asyncpg.Connection, auction_id: uuid.UUID, bidder
     await conn.execute(
         "UPDATE bidders SET qualified_at = coalesce(qualified_at, $3)"
         " WHERE auction_id = $1 AND bidder_id = $2", auction_id, bidder_id, at)
+
+
+async def confirm_deposit(conn: asyncpg.Connection, auction_id: uuid.UUID, bidder_id: str,
+                          at: datetime) -> bool:
+    """Mark the bidder qualified (registering it if needed); False if it already was."""
+    return bool(await conn.fetchval(
+        "INSERT INTO bidders (auction_id, bidder_id, registered_at, qualified_at)"
+        " VALUES ($1, $2, $3, $3) ON CONFLICT (auction_id, bidder_id) DO UPDATE"
+        " SET qualified_at = $3 WHERE bidders.qualified_at IS NULL RETURNING true",
+        auction_id, bidder_id, at))
+
+
+async def qualified_among(conn: asyncpg.Connection, auction_id: uuid.UUID,
+                          bidders: Sequence[str]) -> list[str]:
+    rows = await conn.fetch(
+        "SELECT bidder_id FROM bidders WHERE auction_id = $1 AND bidder_id = ANY($2)"
+        " AND qualified_at IS NOT NULL", auction_id, list(bidders))
+    return [r["bidder_id"] for r in rows]
+
+
+async def save_proxy(conn: asyncpg.Connection, auction_id: uuid.UUID, bidder_id: str,
+                     max_fen: int, order: int, at: datetime) -> None:
+    await conn.execute(
+        "INSERT INTO proxies (auction_id, bidder_id, max_fen, set_order, set_at)"
+        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (auction_id, bidder_id)"
+        " DO UPDATE SET max_fen = $3, set_order = $4, set_at = $5",
+        auction_id, bidder_id, max_fen, order, at)
+
+
+async def save_close(conn: asyncpg.Connection, a: Auction) -> None:
+    await conn.execute(
+        "UPDATE auctions SET status = $2, failure = $3, closed_at = $4 WHERE id = $1",
+        a.id, "failed" if a.failure else "closed", a.failure.value if a.failure else None,
+        a.closed_at)
+
+
+async def auction_row(db, auction_id: uuid.UUID) -> asyncpg.Record | None:
+    return await db.fetchrow(
+        "SELECT id, listing_id, seller_id, region, start_price_fen, increment_fen,"
+        " deposit_ratio, announce_at, starts_at, ends_at, high_bid_fen, high_bidder,"
+        " bid_count, status, failure, closed_at, owner, reserve_fen IS NOT NULL AS has_reserve"
+        " FROM auctions WHERE id = $1", auction_id)
+
+
+async def bid_rows(db, auction_id: uuid.UUID, after: int, limit: int) -> list[asyncpg.Record]:
+    return await db.fetch(
+        "SELECT seq, bidder_id, amount_fen, at, automatic FROM bids"
+        " WHERE auction_id = $1 AND seq > $2 ORDER BY seq LIMIT $3", auction_id, after, limit)

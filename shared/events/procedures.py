@@ -15,7 +15,7 @@ from pydantic import AwareDatetime, ConfigDict, Field
 from shared.events.base import Event, register
 
 __all__ = ["AuctionAnnounced", "AuctionFailed", "ContractRegistered", "DealConcluded",
-           "SettlementCompleted"]
+           "DepositConfirmed", "SettlementCompleted"]
 
 _REGION = Field(pattern=r"^[0-9]{6}$", description="GB/T 2260 administrative code")
 _LISTING = "3f0c9a52-6d1e-4b8a-9c47-2e5d8b1f7a06"
@@ -85,6 +85,25 @@ class DealConcluded(Event):
     buyer_id: str
     price_fen: int = Field(gt=0, description="the deal price in fen (分)")
     concluded_at: AwareDatetime
+
+
+@register
+class DepositConfirmed(Event):
+    """The settlement service holds a bidder's deposit for a procedure: the bidder qualifies."""
+
+    aggregate: ClassVar[str] = "deposit"
+    name: ClassVar[str] = "confirmed"
+    subject_field: ClassVar[str] = "deposit_id"
+    model_config = _examples(deposit_id="1e2d3c4b-5a69-4788-9a0b-1c2d3e4f5a6b",
+                             procedure_id=_PROC, bidder_id="longjiang-coatings",
+                             amount_fen=15000000, region="230102", confirmed_at=_AT)
+
+    deposit_id: UUID
+    procedure_id: UUID
+    bidder_id: str
+    amount_fen: int = Field(gt=0)
+    region: str = _REGION
+    confirmed_at: AwareDatetime
 
 
 @register
