@@ -19,26 +19,42 @@ TERMS = Path(__file__).with_name("terms.txt")
 # Function words and particles that carry no meaning for matching.
 STOPWORDS = frozenset(
     "的 了 和 与 及 或 在 是 为 对 等 中 以 于 由 将 把 被 其 之 并 而 也 又 一种 一个 可 能 "
-    "用 及其 以及 通过 进行 基于 关于 技术 方法 系统 装置 研究 应用 制备".split()
+    "用 及其 以及 通过 进行 基于 关于 技术 方法 系统 装置 研究 应用 制备 寻求 需求 征集".split()
 )
 
 
+def _normal(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).lower()
+
+
 @cache
-def _dictionary() -> None:
+def _dictionary() -> tuple[str, ...]:
+    """Load the vocabulary into the segmenter (normalised as the text will be); the terms."""
+    terms = []
     for line in TERMS.read_text(encoding="utf-8").splitlines():
-        term = line.strip()
+        term = _normal(line.strip())
         if term and not term.startswith("#"):
             rjieba.add_word(term, None, None)
+            terms.append(term)
+    return tuple(terms)
 
 
 def words(text: str) -> list[str]:
-    """Meaningful words of ``text`` in order (duplicates kept), lower-cased, NFKC-normalised."""
-    _dictionary()
-    normal = unicodedata.normalize("NFKC", text).lower()
-    return [
-        w for w in (t.strip() for t in rjieba.cut_for_search(normal))
-        if w and w not in STOPWORDS and any(ch.isalnum() for ch in w)
-    ]
+    """Meaningful words of ``text`` in order (duplicates kept), lower-cased, NFKC-normalised.
+
+    Search mode adds the 2- and 3-character parts of a long word but not longer ones, so a
+    vocabulary term inside a longer word (增材制造 in 激光增材制造) is added explicitly.
+    """
+    terms = _dictionary()
+    out = []
+    for token in rjieba.cut_for_search(_normal(text)):
+        w = token.strip()
+        if not w or w in STOPWORDS or not any(ch.isalnum() for ch in w):
+            continue
+        out.append(w)
+        if len(w) > 4:
+            out.extend(t for t in terms if len(t) >= 4 and t != w and t in w)
+    return out
 
 
 def joined(text: str) -> str:

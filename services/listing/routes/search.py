@@ -1,0 +1,82 @@
+"""Search and matching over HTTP: open to every authenticated role, since listings published
+anywhere in the province are discoverable from every sub-platform."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Generic, TypeVar
+
+from fastapi import APIRouter, Depends, Query, Request
+from prometheus_client import Histogram
+from pydantic import BaseModel
+
+from services.listing import matching, search
+from services.listing.matching import AchievementMatch, DemandMatch
+from services.listing.search import AchievementHit, AchievementQuery, DemandHit, DemandQuery, Page
+from shared.auth import Principal, Role, require
+from shared.problems import PROBLEM_RESPONSES, not_found
+from shared.service import runtime_of
+
+router = APIRouter(tags=["search"], responses=PROBLEM_RESPONSES)
+
+SEARCH_SECONDS = Histogram(
+    "techex_listing_search_seconds", "Time to answer a search or matching request",
+    ["kind"], buckets=(0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+
+AnyRole = Annotated[Principal, Depends(require(*Role))]
+M = TypeVar("M", AchievementMatch, DemandMatch)
+
+
+class Matches(BaseModel, Generic[M]):
+    items: list[M]
+
+
+@router.get("/search/achievements", response_model=Page[AchievementHit])
+async def search_achievements(
+    query: Annotated[AchievementQuery, Query()], request: Request, _: AnyRole,
+) -> Page[AchievementHit]:
+    """Published achievements by Chinese text and filters, most relevant (or newest) first.
+
+    Repeat a list parameter for "any of": `?field=new_materials&field=energy`. A region
+    matches its whole subtree. Pass `next_cursor` back as `cursor` for the next page.
+    """
+    with SEARCH_SECONDS.labels("achievements").time():
+        return await search.search_achievements(runtime_of(request).pool, query)
+
+
+@router.get("/search/demands", response_model=Page[DemandHit])
+async def search_demands(
+    query: Annotated[DemandQuery, Query()], request: Request, _: AnyRole,
+) -> Page[DemandHit]:
+    """Technology demands by Chinese text, field and region; open ones unless asked."""
+    with SEARCH_SECONDS.labels("demands").time():
+        return await search.search_demands(runtime_of(request).pool, query)
+
+
+@router.get("/demands/{demand_id}/matches", response_model=Matches[AchievementMatch])
+async def achievements_for_demand(
+    demand_id: uuid.UUID, request: Request, _: AnyRole,
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+) -> Matches[AchievementMatch]:
+    """Published achievements that best answer the demand, with the reasons (精准对接)."""
+    with SEARCH_SECONDS.labels("matches").time():
+        items = await matching.achievements_for_demand(runtime_of(request).pool, demand_id,
+                                                       limit)
+    if items is None:
+        raise not_found(f"No demand {demand_id}.")
+    return Matches[AchievementMatch](items=items)
+
+
+@router.get("/achievements/{achievement_id}/matches", response_model=Matches[DemandMatch])
+async def demands_for_achievement(
+    achievement_id: uuid.UUID, request: Request, _: AnyRole,
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+) -> Matches[DemandMatch]:
+    """Open demands the achievement could answer, with the reasons (精准推送)."""
+    with SEARCH_SECONDS.labels("matches").time():
+        items = await matching.demands_for_achievement(runtime_of(request).pool,
+                                                       achievement_id, limit)
+    if items is None:
+        raise not_found(f"No achievement {achievement_id}.")
+    return Matches[DemandMatch](items=items)

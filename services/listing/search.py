@@ -1,0 +1,547 @@
+"""Full-text search of published achievements and open demands, with filters and keyset pages.
+
+The text query is cut by :func:`services.listing.text.words`, exactly as the stored
+``*_words`` columns were, and becomes a ``tsquery`` over the generated ``search_vector``
+(title A, keywords B, abstract/description C). Every word must match (``all_words``). When
+that finds less than a page, the first page falls back (``any_word``) to listings holding
+most of the words: at least k of them for falling k, so intersections fill the page before
+the union of the words is ranked; the cursor keeps that choice for the following pages.
+Hits are ordered by ``ts_rank_cd`` (normalised to [0, 1) by flag 32), in the fallback after
+the number of words held, then newest first; without text (``no_text``), newest first.
+
+Ranking is exact, so its cost grows with the number of listings that match: about 6 µs a
+listing (heap visit and ``ts_rank_cd``). Filters are applied before ranking.
+
+Pages are keyset pages: the cursor carries the last hit's sort key and a hash of the query it
+belongs to, so the next page starts strictly after it, never skips or repeats a row, and a
+cursor cannot be replayed against another query.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from itertools import combinations
+from math import comb
+from typing import Any, Generic, Literal, Self, TypeVar
+
+import asyncpg
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from services.listing import text
+from services.listing.domain.achievement import PricingRoute, Status
+from services.listing.domain.demand import CallMode, DemandStatus
+from services.listing.domain.fields import TechField
+from services.listing.domain.ip import IpType
+from shared.problems import Problem
+from shared.regions import Region, RegionCode, RegionLevel
+
+__all__ = [
+    "SEARCHABLE_STATUSES",
+    "AchievementHit",
+    "AchievementQuery",
+    "BadCursor",
+    "DemandHit",
+    "DemandQuery",
+    "Match",
+    "Page",
+    "SearchQuery",
+    "at_least",
+    "distinct_words",
+    "key_words",
+    "region_range",
+    "search_achievements",
+    "search_demands",
+    "telling_words",
+    "tiers",
+    "tsquery",
+    "word_frequencies",
+]
+
+Executor = asyncpg.Pool | asyncpg.Connection
+
+ABSTRACT_CHARS = 200
+
+# Statuses a listing can have once it was published; the public search never shows drafts.
+SEARCHABLE_STATUSES = frozenset(
+    {Status.PUBLISHED, Status.IN_TRANSACTION, Status.TRADED, Status.EXPIRED}
+)
+
+
+class Match(StrEnum):
+    """How the text query was applied to the page."""
+
+    ALL_WORDS = "all_words"  # every query word occurs in the listing
+    ANY_WORD = "any_word"    # fallback: at least one query word occurs
+    NO_TEXT = "no_text"      # no (meaningful) text: filters only, newest first
+
+
+class BadCursor(Problem):
+    slug = "search-bad-cursor"
+    status = 422
+    title = "The cursor does not belong to this search"
+
+
+# -- queries --------------------------------------------------------------------------------
+
+
+class _Query(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    q: str | None = Field(default=None, max_length=200, examples=["石墨烯 防腐涂料"],
+                          description="Chinese text, cut into words as the listings are")
+    field: list[TechField] = Field(default_factory=list, description="Any of these fields")
+    region: RegionCode | None = Field(
+        default=None, description="A province, city or county: its whole subtree matches")
+    limit: int = Field(default=20, ge=1, le=100)
+    cursor: str | None = Field(default=None, max_length=2000,
+                               description="`next_cursor` of the previous page")
+
+
+class AchievementQuery(_Query):
+    """A search of achievements (科技成果); list filters mean "any of"."""
+
+    trl_min: int | None = Field(default=None, ge=1, le=9)
+    trl_max: int | None = Field(default=None, ge=1, le=9)
+    ip_type: list[IpType] = Field(default_factory=list)
+    pricing_route: list[PricingRoute] = Field(default_factory=list)
+    price_min_fen: int | None = Field(default=None, ge=0, description="reference price ≥")
+    price_max_fen: int | None = Field(default=None, ge=0, description="reference price ≤")
+    status: list[Status] = Field(default_factory=lambda: [Status.PUBLISHED], min_length=1)
+
+    @field_validator("status")
+    @classmethod
+    def _searchable(cls, statuses: list[Status]) -> list[Status]:
+        hidden = [s.value for s in statuses if s not in SEARCHABLE_STATUSES]
+        if hidden:
+            allowed = ", ".join(sorted(SEARCHABLE_STATUSES))
+            raise ValueError(f"{', '.join(hidden)} listings are not searchable; use {allowed}")
+        return statuses
+
+    @model_validator(mode="after")
+    def _ranges(self) -> Self:
+        if self.trl_min is not None and self.trl_max is not None and self.trl_min > self.trl_max:
+            raise ValueError("trl_min must not exceed trl_max")
+        if (self.price_min_fen is not None and self.price_max_fen is not None
+                and self.price_min_fen > self.price_max_fen):
+            raise ValueError("price_min_fen must not exceed price_max_fen")
+        return self
+
+
+SearchQuery = AchievementQuery
+
+
+class DemandQuery(_Query):
+    """A search of technology demands (技术需求)."""
+
+    status: list[DemandStatus] = Field(default_factory=lambda: [DemandStatus.OPEN],
+                                       min_length=1)
+
+
+# -- results --------------------------------------------------------------------------------
+
+
+class _Hit(BaseModel):
+    id: uuid.UUID
+    title: str
+    field: TechField
+    region: str
+    score: float | None = Field(description="ts_rank_cd relevance in [0, 1); null without q")
+    highlight: list[str] = Field(description="Query words found in the title")
+
+
+class AchievementHit(_Hit):
+    abstract: str = Field(description=f"The first {ABSTRACT_CHARS} characters")
+    trl: int
+    ip_type: IpType
+    pricing_route: PricingRoute
+    reference_price_fen: int | None
+    status: Status
+    published_at: datetime
+
+
+class DemandHit(_Hit):
+    description: str = Field(description=f"The first {ABSTRACT_CHARS} characters")
+    mode: CallMode
+    min_trl: int
+    budget_fen: int | None
+    deadline: datetime
+    status: DemandStatus
+    created_at: datetime
+
+
+H = TypeVar("H", bound=_Hit)
+
+
+class Page(BaseModel, Generic[H]):
+    items: list[H]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; "
+                                    "null on the last page")
+    match: Match
+    words: list[str] = Field(description="The query as the segmenter cut it")
+
+
+# -- words and tsqueries --------------------------------------------------------------------
+
+FALLBACK_WORDS = 10  # the fallback weighs at most this many key words of a long query
+COMMON_WORD = 0.1    # the fallback leaves out words that more than this share of rows hold
+MIN_ROWS_FOR_STATISTICS = 1000
+_MAX_GROUPS = 100    # "k of n words" is only tried while it takes at most this many AND groups
+
+
+def distinct_words(q: str | None) -> list[str]:
+    """The query's words, each once, in order of appearance."""
+    return list(dict.fromkeys(text.words(q))) if q else []
+
+
+def key_words(words: Sequence[str]) -> list[str]:
+    """``words`` without those contained in another of them (石墨 beside 石墨烯).
+
+    The search-mode segmenter emits a long word together with its parts, in the query and in
+    the listings alike, so a listing holding 石墨烯 holds 石墨 too: dropping the parts changes
+    no AND, keeps an OR from matching far more (制造, 智能 …) and makes ranking cheaper.
+    """
+    unique = list(dict.fromkeys(words))
+    return [w for w in unique if not any(w != o and w in o for o in unique)]
+
+
+def _lexeme(word: str) -> str:
+    return "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def tsquery(words: Sequence[str], operator: Literal["&", "|"]) -> str:
+    """Query text for ``to_tsquery('simple', …)``: each word quoted, so the server's parser
+    treats it exactly as ``to_tsvector('simple', …)`` treated it in the stored column."""
+    return f" {operator} ".join(_lexeme(w) for w in words)
+
+
+def at_least(words: Sequence[str], k: int) -> str:
+    """Query text matching listings that hold at least ``k`` of ``words``."""
+    if k <= 1:
+        return tsquery(words, "|")
+    return " | ".join(f"({tsquery(group, '&')})" for group in combinations(words, k))
+
+
+def tiers(n: int, start: int) -> list[int]:
+    """The "at least k of n words" steps to try, most words first, always ending with 1."""
+    return [k for k in range(min(start, n), 0, -1) if k == 1 or comb(n, k) <= _MAX_GROUPS]
+
+
+async def word_frequencies(db: Executor, table: str) -> dict[str, float]:
+    """Share of the table's rows holding each of its most common words, from the planner's
+    statistics (ANALYZE keeps them for tsvector columns); empty while the table is small."""
+    row = await db.fetchrow(
+        """SELECT c.reltuples, s.most_common_elems::text::text[] AS words,
+                  s.most_common_elem_freqs AS freqs
+           FROM pg_class c
+           LEFT JOIN pg_stats s ON s.schemaname = c.relnamespace::regnamespace::text
+                AND s.tablename = c.relname AND s.attname = 'search_vector'
+           WHERE c.oid = $1::regclass""", table)
+    if row is None or row["words"] is None or row["reltuples"] < MIN_ROWS_FOR_STATISTICS:
+        return {}
+    return dict(zip(row["words"], row["freqs"], strict=False))
+
+
+def telling_words(words: Sequence[str], frequencies: Mapping[str, float], keep: int = 2,
+                  common: float = COMMON_WORD) -> list[str]:
+    """``words`` without those more than ``common`` of the rows hold, or the ``keep`` rarest
+    if fewer are left."""
+    rare = [w for w in words if frequencies.get(w, 0.0) <= common]
+    if len(rare) >= keep:
+        return rare
+    return sorted(words, key=lambda w: frequencies.get(w, 0.0))[:keep]
+
+
+def region_range(code: str) -> tuple[str, str]:
+    """Lowest and highest code of the region's subtree: a plain range on the ``region``
+    column, which its b-tree indexes serve (230000 → 230000…239999, 230100 → 230100…230199)."""
+    region = Region.parse(code)
+    digits = {RegionLevel.PROVINCE: 2, RegionLevel.CITY: 4, RegionLevel.COUNTY: 6}[region.level]
+    prefix = region.code[:digits]
+    return prefix + "0" * (6 - digits), prefix + "9" * (6 - digits)
+
+
+def _title_highlight(words: Sequence[str], title_words: str) -> list[str]:
+    in_title = set(title_words.split())
+    return key_words([w for w in words if w in in_title])
+
+
+# -- cursors --------------------------------------------------------------------------------
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICRO = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True)
+class _Key:
+    """A hit's sort key, compared descending: (words matched, score, time, id), the first
+    only in the fallback, the first two only with text."""
+
+    matched: int | None
+    score: float | None
+    at: datetime
+    id: uuid.UUID
+
+
+def _fingerprint(kind: str, words: Sequence[str], query: _Query) -> str:
+    """Identifies what was asked (kind, words, filters), not the page size or position."""
+    filters = query.model_dump(mode="json", exclude={"q", "limit", "cursor"})
+    canonical = {k: sorted(v) if isinstance(v, list) else v for k, v in filters.items()}
+    blob = json.dumps([kind, sorted(words), canonical], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class _Cursor:
+    match: Match
+    key: _Key
+    words: tuple[str, ...] = ()  # ANY_WORD: the words the fallback chose on the first page
+
+
+def _encode_cursor(fingerprint: str, cursor: _Cursor) -> str:
+    key = cursor.key
+    micros = (key.at - _EPOCH) // _MICRO
+    # json writes a float as its shortest repr, which reads back as the very same float8.
+    payload = {"h": fingerprint, "m": cursor.match.value,
+               "k": [key.matched, key.score, micros, str(key.id)], "w": list(cursor.words)}
+    raw = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _decode_cursor(token: str, fingerprint: str, keys: Sequence[str]) -> _Cursor:
+    foreign = BadCursor("The cursor is not one this search handed out.")
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        matched, score, micros, key_id = payload["k"]
+        match = Match(payload["m"])
+        key = _Key(matched if matched is None else int(matched),
+                   score if score is None else float(score), _EPOCH + micros * _MICRO,
+                   uuid.UUID(key_id))
+        words = tuple(str(w) for w in payload["w"])
+        fingerprint_then = payload["h"]
+    except (binascii.Error, ValueError, KeyError, TypeError, OverflowError) as exc:
+        raise foreign from exc
+    if fingerprint_then != fingerprint:
+        raise BadCursor("The cursor belongs to another query; start again without it.")
+    expected = {Match.NO_TEXT: (False, False), Match.ALL_WORDS: (False, True),
+                Match.ANY_WORD: (True, True)}[match]
+    if (key.matched is not None, key.score is not None) != expected:
+        raise foreign
+    if (match is Match.ANY_WORD) != bool(words) or not set(words) <= set(keys):
+        raise foreign
+    return _Cursor(match, key, words)
+
+
+# -- SQL ------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Sql:
+    """Numbered parameters and WHERE clauses, built side by side."""
+
+    args: list[Any] = field(default_factory=list)
+    where: list[str] = field(default_factory=list)
+
+    def arg(self, value: Any) -> str:
+        self.args.append(value)
+        return f"${len(self.args)}"
+
+    def copy(self) -> _Sql:
+        return _Sql(list(self.args), list(self.where))
+
+    def any_of(self, column: str, values: Sequence[StrEnum]) -> None:
+        if len(values) == 1:
+            self.where.append(f"{column} = {self.arg(values[0].value)}")
+        elif values:
+            self.where.append(f"{column} = ANY({self.arg([v.value for v in values])}::text[])")
+
+    def at_least(self, column: str, value: int | None) -> None:
+        if value is not None:
+            self.where.append(f"{column} >= {self.arg(value)}")
+
+    def at_most(self, column: str, value: int | None) -> None:
+        if value is not None:
+            self.where.append(f"{column} <= {self.arg(value)}")
+
+    def within(self, region: str | None) -> None:
+        if region is None:
+            return
+        low, high = region_range(region)
+        if low == high:
+            self.where.append(f"region = {self.arg(low)}")
+        else:
+            self.where.append(f"region BETWEEN {self.arg(low)} AND {self.arg(high)}")
+
+    def ts(self, query_text: str) -> str:
+        # Folded to a constant when planned, so the planner sees the words' frequencies.
+        return f"to_tsquery('simple', {self.arg(query_text)})"
+
+
+@dataclass(frozen=True)
+class _Target:
+    kind: str
+    table: str
+    time_column: str
+    columns: str
+
+
+_ACHIEVEMENTS = _Target(
+    kind="achievements", table="achievements", time_column="published_at",
+    columns=f"id, title, left(abstract, {ABSTRACT_CHARS}) AS abstract, field, region, trl, "
+            "ip_type, pricing_route, reference_price_fen, status, published_at, title_words",
+)
+_DEMANDS = _Target(
+    kind="demands", table="demands", time_column="created_at",
+    columns=f"id, title, left(description, {ABSTRACT_CHARS}) AS description, field, region, "
+            "mode, min_trl, budget_fen, deadline, status, created_at, title_words",
+)
+
+
+@dataclass(frozen=True)
+class _Page:
+    """What one statement asks for, on top of the filters."""
+
+    match: Match
+    keys: Sequence[str]       # key words of the query
+    after: _Key | None
+    limit: int
+    tier: int = 1             # ANY_WORD: at least this many of the key words
+
+
+def _statement(target: _Target, filters: _Sql, page: _Page) -> tuple[str, list[Any]]:
+    sql = filters.copy()
+    at = target.time_column
+    after = page.after
+    if page.match is Match.NO_TEXT:
+        # Plain, so the keyset is an index condition on (status, published_at, id).
+        if after is not None:
+            sql.where.append(f"({at}, id) < ({sql.arg(after.at)}, {sql.arg(after.id)})")
+        statement = (f"SELECT {target.columns}, NULL::int AS matched, NULL::float8 AS score "
+                     f"FROM {target.table} WHERE {' AND '.join(sql.where) or 'true'} "
+                     f"ORDER BY {at} DESC, id DESC LIMIT {sql.arg(page.limit + 1)}")
+        return statement, sql.args
+    if page.match is Match.ALL_WORDS:
+        query = sql.ts(tsquery(page.keys, "&"))
+        matched = "NULL::int"
+        sql.where.append(f"search_vector @@ {query}")
+        keyset = ["score", at, "id"]
+        order = "score DESC"
+    else:
+        query = sql.ts(tsquery(page.keys, "|"))
+        matched = "(" + " + ".join(
+            f"(search_vector @@ {sql.ts(tsquery([w], '&'))})::int" for w in page.keys) + ")"
+        enough = query if page.tier <= 1 else sql.ts(at_least(page.keys, page.tier))
+        sql.where.append(f"search_vector @@ {enough}")
+        keyset = ["matched", "score", at, "id"]
+        order = "matched DESC, score DESC"
+    # The score is computed once, in the fenced (OFFSET 0) inner query, and compared there as
+    # the same float8 the cursor carries back: a float4 widened exactly, written as its
+    # shortest repr, so the row a cursor came from compares equal to it.
+    inner = (f"SELECT {target.columns}, {matched} AS matched, "
+             f"ts_rank_cd(search_vector, {query}, 32)::float8 AS score FROM {target.table} "
+             f"WHERE {' AND '.join(sql.where)} OFFSET 0")
+    outer = "true"
+    if after is not None:
+        values = {"matched": (after.matched, "int"), "score": (after.score, "float8"),
+                  at: (after.at, "timestamptz"), "id": (after.id, "uuid")}
+        bound = [f"{sql.arg(values[k][0])}::{values[k][1]}" for k in keyset]
+        outer = f"({', '.join(keyset)}) < ({', '.join(bound)})"
+    statement = (f"SELECT * FROM ({inner}) AS hit WHERE {outer} "
+                 f"ORDER BY {order}, {at} DESC, id DESC LIMIT {sql.arg(page.limit + 1)}")
+    return statement, sql.args
+
+
+async def _fetch(db: Executor, target: _Target, filters: _Sql, page: _Page
+                 ) -> list[asyncpg.Record]:
+    statement, args = _statement(target, filters, page)
+    return await db.fetch(statement, *args)
+
+
+async def _fallback_words(db: Executor, target: _Target, keys: Sequence[str]) -> list[str]:
+    """The words the fallback weighs: not the common ones (检测, 用于 …), which add little,
+    while the cost of "k of n" grows with the number of listings holding any of the words."""
+    return telling_words(keys, await word_frequencies(db, target.table))[:FALLBACK_WORDS]
+
+
+async def _fallback(db: Executor, target: _Target, filters: _Sql, words: Sequence[str],
+                    after: _Key | None, limit: int) -> list[asyncpg.Record]:
+    """Listings holding most of the words first: try "at least k of them" for falling k, so
+    a page is usually filled from a few intersections before the (broad) union is ranked."""
+    start = after.matched if after is not None and after.matched else len(words) - 1
+    rows: list[asyncpg.Record] = []
+    for tier in tiers(len(words), start):
+        rows = await _fetch(db, target, filters,
+                            _Page(Match.ANY_WORD, words, after, limit, tier))
+        if len(rows) > limit:
+            break
+    return rows
+
+
+async def _search(db: Executor, target: _Target, query: _Query, filters: _Sql
+                  ) -> tuple[list[asyncpg.Record], str | None, Match, list[str]]:
+    words = distinct_words(query.q)
+    keys = key_words(words)
+    fingerprint = _fingerprint(target.kind, words, query)
+    if query.cursor:
+        cursor = _decode_cursor(query.cursor, fingerprint, keys)
+        match, after, chosen = cursor.match, cursor.key, list(cursor.words)
+    else:
+        match, after, chosen = (Match.ALL_WORDS if keys else Match.NO_TEXT), None, []
+    if match is Match.ANY_WORD:
+        rows = await _fallback(db, target, filters, chosen, after, query.limit)
+    else:
+        rows = await _fetch(db, target, filters, _Page(match, keys, after, query.limit))
+        if after is None and match is Match.ALL_WORDS and len(rows) < query.limit \
+                and len(keys) > 1:
+            match = Match.ANY_WORD
+            chosen = await _fallback_words(db, target, keys)
+            rows = await _fallback(db, target, filters, chosen, None, query.limit)
+    next_cursor = None
+    if len(rows) > query.limit:
+        rows = rows[: query.limit]
+        last = rows[-1]
+        key = _Key(last["matched"], last["score"], last[target.time_column], last["id"])
+        next_cursor = _encode_cursor(fingerprint, _Cursor(match, key, tuple(chosen)))
+    return rows, next_cursor, match, words
+
+
+def _hit_fields(row: asyncpg.Record) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k not in ("title_words", "matched")}
+
+
+async def search_achievements(db: Executor, query: AchievementQuery) -> Page[AchievementHit]:
+    """One page of achievements matching ``query``."""
+    sql = _Sql()
+    sql.any_of("status", query.status)
+    sql.where.append("published_at IS NOT NULL")
+    sql.any_of("field", query.field)
+    sql.within(query.region)
+    sql.at_least("trl", query.trl_min)
+    sql.at_most("trl", query.trl_max)
+    sql.any_of("ip_type", query.ip_type)
+    sql.any_of("pricing_route", query.pricing_route)
+    sql.at_least("reference_price_fen", query.price_min_fen)
+    sql.at_most("reference_price_fen", query.price_max_fen)
+    rows, next_cursor, match, words = await _search(db, _ACHIEVEMENTS, query, sql)
+    items = [AchievementHit(**_hit_fields(r), highlight=_title_highlight(words, r["title_words"]))
+             for r in rows]
+    return Page[AchievementHit](items=items, next_cursor=next_cursor, match=match, words=words)
+
+
+async def search_demands(db: Executor, query: DemandQuery) -> Page[DemandHit]:
+    """One page of demands matching ``query``."""
+    sql = _Sql()
+    sql.any_of("status", query.status)
+    sql.any_of("field", query.field)
+    sql.within(query.region)
+    rows, next_cursor, match, words = await _search(db, _DEMANDS, query, sql)
+    items = [DemandHit(**_hit_fields(r), highlight=_title_highlight(words, r["title_words"]))
+             for r in rows]
+    return Page[DemandHit](items=items, next_cursor=next_cursor, match=match, words=words)
