@@ -9,7 +9,7 @@ from pathlib import Path
 import asyncpg
 from fastapi import FastAPI
 
-from services.auction import listings, routes
+from services.auction import listings, notice_routes, routes, trade_routes
 from services.auction.config import AuctionSettings
 from services.auction.consumer import HANDLERS
 from services.auction.engine import CLOSE_DEADLINE, BidEngine, close
@@ -32,7 +32,9 @@ async def _start_engine(runtime: Runtime) -> None:
         await engine.run(uuid.UUID(deadline.key), close())
 
     runtime.extras["scheduler"] = Scheduler(
-        runtime.pool, settings.database_url, runtime.clock, {CLOSE_DEADLINE: close_due},
+        runtime.pool, settings.database_url, runtime.clock,
+        {CLOSE_DEADLINE: close_due, **trade_routes.deadline_handlers(runtime),
+         **notice_routes.deadline_handlers(runtime)},
         service="auction")
 
 
@@ -61,7 +63,7 @@ def create_app(
             "Auctions, listing trades (挂牌) and negotiated deals with public notice."
         ),
         migrations=Path(__file__).parent / "migrations",
-        routers=[routes.router, listings.router],
+        routers=[routes.router, listings.router, trade_routes.router, notice_routes.router],
         handlers=HANDLERS,
         startup=(_start_engine,),
         background=(_keep_leases, _run_scheduler),

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from services.auction import repository, store
+from services.auction import repository, store, trade_routes
 from shared.envelope import Envelope
 from shared.events.auction import BidderQualified
 from shared.events.listing import (
@@ -39,11 +39,16 @@ async def on_listing_gone(conn: asyncpg.Connection, event: ListingWithdrawn | Li
 async def on_deposit_confirmed(conn: asyncpg.Connection, event: DepositConfirmed,
                                envelope: Envelope) -> None:
     """The bidder qualifies. The auction's writer learns it from the row when the bidder
-    first bids (see engine), so this works in whichever process consumes the event."""
+    first bids (see engine), so this works in whichever process consumes the event. A deposit
+    for a listing trade qualifies its buyer there (see trade_routes.qualify_by_deposit)."""
     exists = await conn.fetchval("SELECT region FROM auctions WHERE id = $1",
                                  event.procedure_id)
     if exists is None:
-        return  # a deposit for another kind of procedure
+        trade = await trade_routes.qualify_by_deposit(conn, event)
+        if trade is not None:
+            region, events = trade
+            await _OUTBOX.add(conn, events, region=region)
+        return  # otherwise a deposit for another kind of procedure
     first = await store.confirm_deposit(conn, event.procedure_id, event.bidder_id,
                                         event.confirmed_at)
     if first:
