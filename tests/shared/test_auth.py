@@ -362,3 +362,29 @@ async def test_unreachable_jwks_is_503() -> None:
         response = await client.get("/me", headers=_bearer())
     assert response.status_code == 503
     assert response.json()["type"] == "urn:techex:problem:auth-keys-unavailable"
+
+
+async def test_a_remembered_token_is_checked_again_once_past_its_expiry(monkeypatch):
+    from shared import auth as auth_module
+
+    settings = CommonSettings()
+    verifier = TokenVerifier(issuer=settings.jwt_issuer, audience=settings.jwt_audience,
+                             algorithms=["HS256"], key=settings.jwt_secret,
+                             leeway=timedelta(0))
+    token = mint_token(settings, "bidder", Role.BUYER, "230100", ttl=timedelta(seconds=60))
+    checks = 0
+    real_verify = verifier._verify
+
+    def counting(*args):
+        nonlocal checks
+        checks += 1
+        return real_verify(*args)
+
+    monkeypatch.setattr(verifier, "_verify", counting)
+    await verifier.verify_async(token)
+    await verifier.verify_async(token)
+    assert checks == 1  # the second answer came from memory
+    later = auth_module.time.time() + 120
+    monkeypatch.setattr(auth_module.time, "time", lambda: later)
+    await verifier.verify_async(token)
+    assert checks == 2  # past its exp the memory no longer vouches for it
