@@ -16,6 +16,7 @@ from sse_starlette.sse import EventSourceResponse
 from services.auction import repository, store
 from services.auction.domain.auction import Auction, AuctionTerms
 from services.auction.engine import CLOSE_DEADLINE, BidAnswer, BidEngine, bid, proxy, register
+from services.auction.procedures_store import lock_listing
 from shared.auth import Principal, Role, authorize_region, require
 from shared.problems import PROBLEM_RESPONSES, Problem, not_found
 from shared.scheduler import schedule
@@ -27,12 +28,6 @@ Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
 Buyer = Annotated[Principal, Depends(require(Role.BUYER))]
 Anyone = Annotated[Principal, Depends(require(*Role))]
 Fen = Annotated[int, Field(gt=0, description="an amount in fen (分)")]
-
-
-class NotAuctionable(Problem):
-    slug = "listing-not-auctionable"
-    status = 409
-    title = "The listing is not published for the auction route"
 
 
 class BidRefused(Problem):
@@ -116,21 +111,49 @@ async def announce(body: AuctionIn, request: Request, operator: Operator) -> Auc
     if listing is None:
         raise not_found(f"No listing {body.listing_id} is known to the auction service.")
     authorize_region(operator, listing["region"])
-    if listing["status"] != "published" or listing["pricing_route"] != "auction":
-        raise NotAuctionable(detail=f"The listing is {listing['status']} with route "
-                                    f"{listing['pricing_route']}.")
     now = runtime.clock.now()
     terms = AuctionTerms(start_price_fen=body.start_price_fen, increment_fen=body.increment_fen,
                          deposit_ratio=body.deposit_ratio, announce_at=now,
                          starts_at=body.starts_at, ends_at=body.ends_at,
                          reserve_fen=body.reserve_fen)
-    auction, events = Auction.announce(terms, listing_id=body.listing_id,
-                                       seller_id=listing["seller_id"], region=listing["region"])
-    async with runtime.unit_of_work(auction.region) as uow:
-        await store.insert_auction(uow.conn, auction)
-        await schedule(uow.conn, CLOSE_DEADLINE, str(auction.id), auction.ends_at)
-        uow.publish(*events)
+    async with runtime.unit_of_work(listing["region"]) as uow:
+        await lock_listing(uow.conn, body.listing_id, "auction")
+        auction, events = Auction.announce(terms, listing_id=body.listing_id,
+                                           seller_id=listing["seller_id"],
+                                           region=listing["region"])
+        await _start(uow, auction, events)
     return AuctionOut.of(auction, now)
+
+
+class ReauctionIn(BaseModel):
+    start_price_fen: Fen
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+
+
+@router.post("/auctions/{auction_id}/reauction", status_code=201, response_model=AuctionOut)
+async def reauction(auction_id: uuid.UUID, body: ReauctionIn, request: Request,
+                    operator: Operator) -> AuctionOut:
+    """Auction a failed lot (流拍) again: within 30 days, start price cut by at most 20 %."""
+    runtime = runtime_of(request)
+    async with runtime.pool.acquire() as conn:
+        previous = await store.load(conn, auction_id)
+    if previous is None:
+        raise not_found(f"No auction {auction_id}.")
+    authorize_region(operator, previous.region)
+    now = runtime.clock.now()
+    async with runtime.unit_of_work(previous.region) as uow:
+        await lock_listing(uow.conn, previous.listing_id, "auction")
+        auction, events = Auction.reauction(previous, body.start_price_fen, now,
+                                            starts_at=body.starts_at, ends_at=body.ends_at)
+        await _start(uow, auction, events)
+    return AuctionOut.of(auction, now)
+
+
+async def _start(uow, auction: Auction, events) -> None:
+    await store.insert_auction(uow.conn, auction)
+    await schedule(uow.conn, CLOSE_DEADLINE, str(auction.id), auction.ends_at)
+    uow.publish(*events)
 
 
 @router.get("/auctions/{auction_id}", response_model=AuctionOut)

@@ -168,7 +168,7 @@ async def test_announcing_needs_an_auctionable_listing_and_valid_terms(auction_s
     assert unknown.status_code == 404
     negotiated = await _published_listing(client.db, route="negotiated")
     r = await client.post("/auctions", json=_terms(negotiated), headers=operator)
-    assert r.status_code == 409 and r.json()["type"] == "urn:techex:problem:listing-not-auctionable"
+    assert r.status_code == 409 and r.json()["type"] == "urn:techex:problem:listing-wrong-route"
     listing = await _published_listing(client.db)
     too_soon = await client.post("/auctions", json=_terms(
         listing, starts_at=(NOW + timedelta(days=2)).isoformat()), headers=operator)
@@ -180,3 +180,28 @@ async def test_announcing_needs_an_auctionable_listing_and_valid_terms(auction_s
                                   headers=bearer(common, Role.OPERATOR, "210000"))
     assert elsewhere.status_code == 403
     assert await _outbox_types(client.db) == []
+    first = await client.post("/auctions", json=_terms(listing), headers=operator)
+    assert first.status_code == 201
+    second = await client.post("/auctions", json=_terms(listing), headers=operator)
+    assert second.status_code == 409
+    assert second.json()["type"] == "urn:techex:problem:listing-procedure-running"
+
+
+async def test_a_failed_lot_is_auctioned_again_within_the_rules(auction_service, common, clock):
+    client = auction_service
+    operator = bearer(common, Role.OPERATOR, "230100")
+    auction_id = await _announced(client, common)
+    clock.advance(ENDS - NOW + timedelta(seconds=1))
+    assert await client.runtime.extras["scheduler"].fire_due() == 1  # no bid: failed
+    state = (await client.get(f"/auctions/{auction_id}", headers=operator)).json()
+    assert state["status"] == "failed"
+    later = clock.now()
+    too_deep = await client.post(f"/auctions/{auction_id}/reauction", json={
+        "start_price_fen": 700_000, "starts_at": (later + timedelta(days=8)).isoformat(),
+        "ends_at": (later + timedelta(days=9)).isoformat()}, headers=operator)
+    assert too_deep.status_code == 409  # a cut of more than 20 %
+    again = await client.post(f"/auctions/{auction_id}/reauction", json={
+        "start_price_fen": 800_000, "starts_at": (later + timedelta(days=8)).isoformat(),
+        "ends_at": (later + timedelta(days=9)).isoformat()}, headers=operator)
+    assert again.status_code == 201, again.text
+    assert again.json()["start_price_fen"] == 800_000
