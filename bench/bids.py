@@ -38,6 +38,7 @@ from services.auction import store
 from services.auction.domain.auction import Auction, AuctionTerms
 from shared.auth import Role, mint_token
 from shared.db import create_pool, migrate
+from shared.kafka import delete_topics
 from shared.scheduler import schedule
 from shared.settings import CommonSettings
 from techex.stack.stack import REPO, Stack, create_database
@@ -264,6 +265,7 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict:
         admin = await asyncpg.connect(stack.admin_database_url())
         await admin.execute(f'DROP DATABASE IF EXISTS "bench_bids_{tag}" WITH (FORCE)')
         await admin.close()
+        await delete_topics(stack.bootstrap, f"bench{tag}.")
     return figures
 
 

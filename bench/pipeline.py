@@ -28,7 +28,7 @@ import uvloop  # the event loop the services run on under uvicorn
 from shared.db import create_pool, migrate
 from shared.envelope import Envelope
 from shared.events.listing import ListingCreated, ListingSnapshot
-from shared.kafka import dlq_topic, ensure_topics, new_producer
+from shared.kafka import delete_topics, dlq_topic, ensure_topics, new_producer
 from shared.outbox import OutboxRelay, OutboxWriter
 from shared.settings import CommonSettings
 from techex.stack.stack import Stack, create_database
@@ -182,6 +182,7 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict:
         admin = await asyncpg.connect(stack.admin_database_url())
         await admin.execute(f'DROP DATABASE IF EXISTS "bench_{tag}" WITH (FORCE)')
         await admin.close()
+        await delete_topics(stack.bootstrap, f"bench{tag}.")
     return {
         "bench": "pipeline",
         "events": n,

@@ -125,3 +125,17 @@ async def _await_metadata(admin: AIOKafkaAdminClient, topics: list[str]) -> None
         if set(topics) <= set(await admin.list_topics()):
             return
         await asyncio.sleep(0.1)
+
+
+async def delete_topics(bootstrap: str, prefix: str) -> list[str]:
+    """Delete every topic whose name starts with ``prefix`` (throw-away prefixes of tests and
+    benchmarks; a broker with thousands of idle partitions keeps a core busy)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15_000)
+    await admin.start()
+    try:
+        doomed = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        if doomed:
+            await admin.delete_topics(doomed)
+        return doomed
+    finally:
+        await admin.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -9,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 import asyncpg
 import pytest
 
+from shared.kafka import delete_topics
 from shared.settings import CommonSettings
 from techex.stack.stack import Stack, create_database
 
@@ -31,13 +33,17 @@ async def database_url(new_database) -> str:
 
 
 @pytest.fixture
-def common(stack: Stack) -> CommonSettings:
-    """Settings with a topic prefix of this test's own, so tests never see each other's events."""
-    return CommonSettings(
+async def common(stack: Stack) -> AsyncIterator[CommonSettings]:
+    """Settings with a topic prefix of this test's own, so tests never see each other's
+    events; the test's topics are deleted afterwards so the broker stays small."""
+    settings = CommonSettings(
         kafka_bootstrap_servers=stack.bootstrap,
         topic_prefix=f"t{uuid.uuid4().hex[:10]}",
-        topic_partitions=4,
+        topic_partitions=2,
     )
+    yield settings
+    with contextlib.suppress(Exception):
+        await delete_topics(stack.bootstrap, settings.topic_prefix + ".")
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -12,11 +13,14 @@ from fastapi import FastAPI
 from services.auction import listings, notice_routes, routes, trade_routes
 from services.auction.config import AuctionSettings
 from services.auction.consumer import HANDLERS
-from services.auction.engine import CLOSE_DEADLINE, BidEngine, close
+from services.auction.engine import CLOSE_DEADLINE, BidEngine, OwnedElsewhere, close
 from shared.clock import Clock
-from shared.scheduler import Deadline, Scheduler
+from shared.scheduler import Deadline, Scheduler, schedule
 from shared.service import Runtime, ServiceSpec, build_app
 from shared.settings import CommonSettings
+
+CLOSE_RECHECK = timedelta(seconds=1)
+"""How soon a fired close deadline looks again whether its auction now reads closed."""
 
 
 async def _start_engine(runtime: Runtime) -> None:
@@ -27,9 +31,23 @@ async def _start_engine(runtime: Runtime) -> None:
     runtime.extras["engine"] = engine
 
     async def close_due(conn: asyncpg.Connection, deadline: Deadline) -> None:
-        # The close commits in the writer's own transaction; closing twice is a no-op, so a
-        # deadline fired again after a crash changes nothing.
-        await engine.run(uuid.UUID(deadline.key), close())
+        """Hand the close to the auction's writer and look again shortly, without waiting.
+
+        Waiting here would hold this deadline's row lock while the writer may be saving a
+        last-second bid that moves this very deadline, and needs that lock: each would wait
+        for the other. So the close is queued (a no-op if the end moved or it is closed),
+        and the deadline is due again after CLOSE_RECHECK until the auction reads closed.
+        """
+        auction_id = uuid.UUID(deadline.key)
+        status = await conn.fetchval("SELECT status FROM auctions WHERE id = $1", auction_id)
+        if status is None or status in ("closed", "failed"):
+            return
+        # Every process's scheduler may take the deadline; only the writer can close. A process
+        # that does not write the auction just looks again later (or takes it over once a dead
+        # writer's lease has lapsed).
+        with contextlib.suppress(OwnedElsewhere):
+            await engine.submit(auction_id, close())
+        await schedule(conn, CLOSE_DEADLINE, deadline.key, engine.clock.now() + CLOSE_RECHECK)
 
     runtime.extras["scheduler"] = Scheduler(
         runtime.pool, settings.database_url, runtime.clock,

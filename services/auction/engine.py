@@ -210,6 +210,13 @@ class BidEngine:
         actor.queue.put_nowait(_Pending(command, future))
         return await future
 
+    async def submit(self, auction_id: uuid.UUID, command: Command) -> asyncio.Future:
+        """Queue ``command`` without waiting for it; the future resolves when it is durable."""
+        actor = await self._actor(auction_id)
+        future = asyncio.get_running_loop().create_future()
+        actor.queue.put_nowait(_Pending(command, future))
+        return future
+
     async def state(self, auction_id: uuid.UUID) -> Auction:
         return (await self._actor(auction_id)).state
 
@@ -356,9 +363,10 @@ class proxy:
 
 
 def close() -> Command:
-    """Close the auction once bidding has ended (fired by its deadline); idempotent."""
+    """Close the auction if bidding has ended; a no-op when it already is closed or when a
+    bid moved the end meanwhile (the moved deadline closes it later)."""
     def apply(state: Auction, now: datetime) -> Step:
-        if state.closed_at is not None:
+        if state.closed_at is not None or now < state.ends_at:
             return Step(state, (), False)
         new, events = state.close(now)
 
