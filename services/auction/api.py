@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import uuid
 from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
 from fastapi import FastAPI
+from prometheus_client import Gauge
 
 from services.auction import listings, notice_routes, routes, trade_routes
 from services.auction.config import AuctionSettings
@@ -18,6 +21,8 @@ from shared.clock import Clock
 from shared.scheduler import Deadline, Scheduler, schedule
 from shared.service import Runtime, ServiceSpec, build_app
 from shared.settings import CommonSettings
+
+log = logging.getLogger(__name__)
 
 CLOSE_RECHECK = timedelta(seconds=1)
 """How soon a fired close deadline looks again whether its auction now reads closed."""
@@ -56,6 +61,25 @@ async def _start_engine(runtime: Runtime) -> None:
         service="auction")
 
 
+ACTIVE = Gauge("techex_auction_procedures", "Pricing procedures by route and status",
+               ["route", "status"])
+
+
+async def _count_procedures(runtime: Runtime) -> None:
+    """Keep the procedures gauge (active auctions, trades, notices) current."""
+    while True:
+        try:
+            rows = await runtime.pool.fetch(
+                "SELECT 'auction' AS route, status, count(*) AS n FROM auctions GROUP BY status"
+                " UNION ALL SELECT 'listing', status, count(*) FROM listing_trades GROUP BY status"
+                " UNION ALL SELECT 'negotiated', status, count(*) FROM notices GROUP BY status")
+            for r in rows:
+                ACTIVE.labels(r["route"], r["status"]).set(r["n"])
+        except Exception:
+            log.exception("counting procedures failed")
+        await asyncio.sleep(15)
+
+
 async def _keep_leases(runtime: Runtime) -> None:
     await runtime.extras["engine"].keep_leases()
 
@@ -84,7 +108,7 @@ def create_app(
         routers=[routes.router, listings.router, trade_routes.router, notice_routes.router],
         handlers=HANDLERS,
         startup=(_start_engine,),
-        background=(_keep_leases, _run_scheduler),
+        background=(_keep_leases, _run_scheduler, _count_procedures),
         shutdown=(_stop_engine,),
     )
     return build_app(spec, settings or AuctionSettings(), common,
