@@ -1,0 +1,52 @@
+"""Domain errors, each a problem+json type of its own."""
+
+from __future__ import annotations
+
+from shared.problems import Problem
+
+
+class SettlementProblem(Problem):
+    slug = "settlement-invalid"
+    status = 422
+    title = "The settlement request is invalid"
+
+
+class InvalidAmount(SettlementProblem):
+    slug = "settlement-invalid-amount"
+    title = "Amounts are whole fen (分), never negative"
+
+
+class UnbalancedPosting(SettlementProblem):
+    slug = "settlement-unbalanced-posting"
+    title = "A posting needs at least two lines and equal debits and credits"
+
+
+class InvalidAccount(SettlementProblem):
+    slug = "settlement-invalid-account"
+    title = "The account id is not a known account kind"
+
+
+class DuplicateEntry(SettlementProblem):
+    slug = "settlement-duplicate-entry"
+    status = 409
+    title = "An entry with this id is already posted"
+
+
+class InvalidFeeSchedule(SettlementProblem):
+    slug = "settlement-invalid-fee-schedule"
+    title = "The fee schedule is not valid"
+
+
+class InvalidSplit(SettlementProblem):
+    slug = "settlement-invalid-split"
+    title = "The income split is not valid"
+
+
+class InvalidPolicy(SettlementProblem):
+    slug = "settlement-invalid-policy"
+    title = "The subsidy policy file is not valid"
+
+
+class PolicyNotApplicable(SettlementProblem):
+    slug = "settlement-policy-not-applicable"
+    title = "The subsidy policy does not cover that year"
