@@ -15,7 +15,7 @@ from pydantic import AwareDatetime, ConfigDict, Field
 from shared.events.base import Event, register
 
 __all__ = ["AuctionAnnounced", "AuctionFailed", "ContractRegistered", "DealConcluded",
-           "DepositConfirmed", "SettlementCompleted"]
+           "DealDefaulted", "DepositConfirmed", "SettlementCompleted"]
 
 _REGION = Field(pattern=r"^[0-9]{6}$", description="GB/T 2260 administrative code")
 _LISTING = "3f0c9a52-6d1e-4b8a-9c47-2e5d8b1f7a06"
@@ -114,13 +114,45 @@ class SettlementCompleted(Event):
     name: ClassVar[str] = "completed"
     subject_field: ClassVar[str] = "deal_id"
     model_config = _examples(deal_id=_DEAL, listing_id=_LISTING, region="230102",
-                             received_fen=186000000, completed_at=_AT)
+                             received_fen=186000000, completed_at=_AT,
+                             procedure_id=_PROC, route="auction", seller_id="hit-university",
+                             buyer_id="longjiang-coatings", price_fen=186000000,
+                             concluded_at=_AT)
 
     deal_id: UUID
     listing_id: UUID | None = None
     region: str = _REGION
     received_fen: int = Field(ge=0, description="实际到账金额 in fen")
     completed_at: AwareDatetime
+    # What the registry pre-fills a contract draft with (optional: added in the same version).
+    procedure_id: UUID | None = None
+    route: Literal["auction", "listing", "negotiated"] | None = None
+    seller_id: str | None = None
+    buyer_id: str | None = None
+    price_fen: int | None = Field(default=None, gt=0, description="the deal price in fen")
+    concluded_at: AwareDatetime | None = None
+
+
+@register
+class DealDefaulted(Event):
+    """The buyer did not pay by the deadline: the deposit is forfeited and the lot goes back
+    to the auction service, which ends the procedure as failed so the lot can be offered again."""
+
+    aggregate: ClassVar[str] = "deal"
+    name: ClassVar[str] = "defaulted"
+    subject_field: ClassVar[str] = "deal_id"
+    model_config = _examples(deal_id=_DEAL, procedure_id=_PROC, listing_id=_LISTING,
+                             region="230102", buyer_id="longjiang-coatings",
+                             forfeited_fen=15000000, due_at=_AT, defaulted_at=_AT)
+
+    deal_id: UUID
+    procedure_id: UUID
+    listing_id: UUID
+    region: str = _REGION
+    buyer_id: str
+    forfeited_fen: int = Field(ge=0, description="the defaulting buyer's deposit, forfeited")
+    due_at: AwareDatetime
+    defaulted_at: AwareDatetime
 
 
 @register
