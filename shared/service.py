@@ -20,7 +20,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from shared.auth import install_auth
-from shared.clock import Clock, SystemClock
+from shared.clock import Clock, SystemClock, clock_from
 from shared.consumer import ConsumerRunner, Handler
 from shared.db import create_pool, migrate
 from shared.events import Event, all_event_types
@@ -90,7 +90,7 @@ def build_app(
 ) -> FastAPI:
     common = common or CommonSettings()
     runtime = Runtime(spec, settings, common, OutboxWriter(spec.name),
-                      clock=clock or SystemClock())
+                      clock=clock or clock_from(common.clock_shift_file))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

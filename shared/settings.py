@@ -6,6 +6,8 @@ env prefix of their own (``LISTING_``, ``AUCTION_`` …); what every process sha
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -27,6 +29,11 @@ class CommonSettings(BaseSettings):
     jwt_issuer: str = "techex"
     jwt_audience: str = "techex"
     log_level: str = "INFO"
+    clock_shift_file: Path | None = Field(
+        default=None,
+        description="Run on a simulation clock moved forward by the offset in this file "
+                    "(training and demonstration deployments; see `techex clock`).",
+    )
 
     def topic(self, aggregate: str) -> str:
         """Kafka topic carrying one aggregate type's events."""

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from techex.stack.process import StackError
@@ -120,7 +120,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, stop)
     try:
         print("Starting the services…", flush=True)
-        procs = start_services(stack, stack.home / "logs")
+        procs = start_services(stack, stack.home / "logs",
+                               {"TECHEX_CLOCK_SHIFT_FILE": str(clock_file(stack))})
         common = CommonSettings()
         token = mint_token(common, "operator-demo", Role.OPERATOR, common.region)
         print("\ntechex is up.\n")
@@ -133,6 +134,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"\n  logs        {stack.home / 'logs'}")
         print(f"\nA sample operator token for region {common.region} (12 h):\n  {token}")
         print("\nMint others with: bin/techex token --role seller --region 230102")
+        print("The services run on a simulation clock: `bin/techex clock advance 7d` moves "
+              "them all forward.")
         print("Ctrl-C stops everything.", flush=True)
         while not stopping:
             for service, proc in procs.items():
@@ -147,6 +150,37 @@ def cmd_up(args: argparse.Namespace) -> int:
         if started and not args.keep_stack:
             stack.down()
         print("Stopped.", flush=True)
+
+
+def clock_file(stack: Stack) -> Path:
+    """The simulation clock's shift file of a profile's services (see shared.clock)."""
+    return stack.home / "clock-shift"
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration(text: str) -> timedelta:
+    """``90s``, ``15m``, ``2h``, ``7d`` (or a plain number of seconds)."""
+    unit = text[-1:].lower()
+    try:
+        if unit in _UNITS:
+            return timedelta(seconds=float(text[:-1]) * _UNITS[unit])
+        return timedelta(seconds=float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a duration: {text!r} (e.g. 90s, 15m, 2h, 7d)") from None
+
+
+def cmd_clock(args: argparse.Namespace) -> int:
+    """Show or move the simulation clock the services of a profile run on."""
+    from shared.clock import advance_shift, read_shift
+
+    path = clock_file(Stack(args.profile))
+    offset = advance_shift(path, args.by) if args.clock_command == "advance" else read_shift(path)
+    now = datetime.now(UTC) + offset
+    print(f"shifted by {offset}; the services' now is {now.isoformat(timespec='seconds')}")
+    return 0
 
 
 def cmd_token(args: argparse.Namespace) -> int:
@@ -204,6 +238,14 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("service", choices=SERVICES)
     s.add_argument("--port", type=int)
     s.set_defaults(func=cmd_serve)
+
+    s = sub.add_parser("clock", help="show or move the services' simulation clock")
+    s.add_argument("--profile", default="dev", choices=["dev", "test"])
+    clock = s.add_subparsers(dest="clock_command", required=True)
+    clock.add_parser("show", help="the current shift and the services' now")
+    c = clock.add_parser("advance", help="move the clock forward, e.g. 7d, 36h, 10m")
+    c.add_argument("by", type=duration)
+    s.set_defaults(func=cmd_clock)
 
     s = sub.add_parser("token", help="mint a local bearer token for the embedded default")
     s.add_argument("--role", required=True,

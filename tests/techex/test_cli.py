@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import timedelta
+
+import pytest
 
 from shared.auth import Role, TokenVerifier
 from shared.settings import CommonSettings
@@ -41,3 +44,24 @@ def test_stack_status_names_each_part(stack):
     out = techex("stack", "status", "--profile", "test")
     assert out.returncode == 0, out.stderr
     assert "kafka" in out.stdout and "db.registry" in out.stdout
+
+
+def test_clock_advance_moves_the_profiles_shift_file(tmp_path, monkeypatch, capsys):
+    from shared.clock import read_shift
+    from techex import cli
+
+    monkeypatch.setattr(cli, "clock_file", lambda stack: tmp_path / "clock-shift")
+    for by in ("7d", "90m"):
+        with pytest.raises(SystemExit) as exited:
+            cli.main(["clock", "advance", by])
+        assert exited.value.code == 0
+    assert read_shift(tmp_path / "clock-shift") == timedelta(days=7, minutes=90)
+    assert "shifted by 7 days, 1:30:00" in capsys.readouterr().out
+
+
+def test_clock_refuses_what_is_not_a_duration(capsys):
+    from techex import cli
+
+    with pytest.raises(SystemExit):
+        cli.main(["clock", "advance", "soon"])
+    assert "not a duration" in capsys.readouterr().err
