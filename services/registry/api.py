@@ -7,13 +7,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from pydantic import BaseModel
 
 from services.registry import repository
 from services.registry.config import RegistrySettings
 from services.registry.consumer import HANDLERS
+from services.registry.metrics import keep_gauges
+from services.registry.routes import contracts, statistics
 from shared.auth import Principal, Role, require
+from shared.clock import Clock
 from shared.problems import PROBLEM_RESPONSES, not_found
 from shared.service import ServiceSpec, build_app, runtime_of
 from shared.settings import CommonSettings
@@ -47,7 +50,8 @@ def create_app(
     settings: RegistrySettings | None = None,
     common: CommonSettings | None = None,
     run_background: bool = True,
-):
+    clock: Clock | None = None,
+) -> FastAPI:
     spec = ServiceSpec(
         name="registry",
         title="techex registry service",
@@ -55,7 +59,9 @@ def create_app(
             "Technology-contract registration (技术合同认定登记) and the regional statistics."
         ),
         migrations=Path(__file__).parent / "migrations",
-        routers=[router],
+        routers=[router, contracts.router, statistics.router],
         handlers=HANDLERS,
+        background=(keep_gauges,),
     )
-    return build_app(spec, settings or RegistrySettings(), common, run_background=run_background)
+    return build_app(spec, settings or RegistrySettings(), common,
+                     run_background=run_background, clock=clock)

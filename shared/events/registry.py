@@ -1,6 +1,137 @@
 """Events of the registry service's own aggregates.
 
-The contracts other services read are in :mod:`shared.events.procedures`.
+The contracts other services read are in :mod:`shared.events.procedures`
+(``ContractRegistered`` among them). These are the rest of a technology contract's life at
+the registrar (技术合同认定登记): drafted from a settled deal, filed, refused with reasons,
+amended, cancelled. Each carries who, when and the contract's region (the seller's).
 """
 
 from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from shared.events.base import Event, register
+
+__all__ = ["ContractAmended", "ContractCancelled", "ContractDrafted", "ContractFiled",
+           "ContractRefused", "RefusalReason"]
+
+_REGION = Field(pattern=r"^[0-9]{6}$", description="GB/T 2260 administrative code (seller's)")
+_CONTRACT = "0b7e4c2a-5d3f-4e6a-9b8c-1d2e3f4a5b6c"
+_FILING = "7d6c5b4a-3e2f-4a1b-8c9d-0e1f2a3b4c5d"
+_DEAL = "9c2d1e0f-3a4b-4c5d-8e6f-7a8b9c0d1e2f"
+_LISTING = "3f0c9a52-6d1e-4b8a-9c47-2e5d8b1f7a06"
+_AT = "2026-04-10T02:00:00Z"
+
+FilingKind = Literal["original", "amendment", "cancellation"]
+
+
+def _examples(**fields: Any) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"examples": [fields]})
+
+
+class RefusalReason(BaseModel):
+    """One reason a registrar gives for not registering (未予登记)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    code: str = Field(description="e.g. party-unclear, price-unclear, oral-contract")
+    detail: str = ""
+
+
+class _ContractEvent(Event):
+    aggregate: ClassVar[str] = "contract"
+    subject_field: ClassVar[str] = "contract_id"
+
+    contract_id: UUID
+    region: str = _REGION
+    actor: str = Field(default="", description="who caused it (token subject or service)")
+
+
+@register
+class ContractDrafted(_ContractEvent):
+    """A settled deal left a pre-filled contract draft for its seller to complete and file."""
+
+    name: ClassVar[str] = "drafted"
+    model_config = _examples(contract_id=_CONTRACT, region="230102", actor="settlement",
+                             deal_id=_DEAL, listing_id=_LISTING, seller_id="hit-university",
+                             drafted_at=_AT)
+
+    deal_id: UUID
+    listing_id: UUID | None = None
+    seller_id: str
+    drafted_at: AwareDatetime
+
+
+@register
+class ContractFiled(_ContractEvent):
+    """The seller filed the contract (or an amendment, or a cancellation) at a registrar of
+    its region; the registrar decides by ``due_at``."""
+
+    name: ClassVar[str] = "filed"
+    model_config = _examples(contract_id=_CONTRACT, region="230102", actor="hit-university",
+                             filing_id=_FILING, kind="original", category="transfer",
+                             subtype="patent", total_amount_fen=200000000,
+                             tech_amount_fen=186000000, filed_at=_AT,
+                             due_at="2026-05-10T02:00:00Z")
+
+    filing_id: UUID
+    kind: FilingKind
+    category: str
+    subtype: str | None = None
+    total_amount_fen: int = Field(ge=0)
+    tech_amount_fen: int = Field(ge=0, description="技术交易额 in fen")
+    filed_at: AwareDatetime
+    due_at: AwareDatetime
+
+
+@register
+class ContractRefused(_ContractEvent):
+    """A registrar refused the filing (未予登记), with its reasons."""
+
+    name: ClassVar[str] = "refused"
+    model_config = _examples(contract_id=_CONTRACT, region="230102", actor="registrar-230100",
+                             filing_id=_FILING, kind="original",
+                             reasons=[{"code": "price-unclear", "detail": "技术交易额未列明"}],
+                             refused_at=_AT)
+
+    filing_id: UUID
+    kind: FilingKind
+    reasons: list[RefusalReason] = Field(min_length=1)
+    refused_at: AwareDatetime
+
+
+@register
+class ContractAmended(_ContractEvent):
+    """A registrar registered an amendment of a registered contract; figures are the new ones."""
+
+    name: ClassVar[str] = "amended"
+    model_config = _examples(contract_id=_CONTRACT, region="230102", actor="registrar-230100",
+                             filing_id=_FILING, registration_number="2026230100010001",
+                             changed=["tech_amount_fen"], total_amount_fen=200000000,
+                             tech_amount_fen=190000000, amended_at=_AT)
+
+    filing_id: UUID
+    registration_number: str
+    changed: list[str]
+    total_amount_fen: int = Field(ge=0)
+    tech_amount_fen: int = Field(ge=0)
+    amended_at: AwareDatetime
+
+
+@register
+class ContractCancelled(_ContractEvent):
+    """A registrar registered the cancellation of a registered contract: it leaves the
+    statistics."""
+
+    name: ClassVar[str] = "cancelled"
+    model_config = _examples(contract_id=_CONTRACT, region="230102", actor="registrar-230100",
+                             filing_id=_FILING, registration_number="2026230100010001",
+                             reason="双方协议解除", cancelled_at=_AT)
+
+    filing_id: UUID
+    registration_number: str
+    reason: str
+    cancelled_at: AwareDatetime

@@ -1,0 +1,92 @@
+"""How one registered contract counts in the regional statistics (pure).
+
+A contract counts in the month and the year of its registration (Asia/Shanghai), in the
+seller's region and every region above it (county → city → province), once per dimension:
+``total``, ``category``, ``field`` (technology field), ``entity_type`` (the seller's),
+``ip_type`` (``none`` without IP), ``cross_border`` (``cross_border`` when any party is
+abroad, else ``domestic``) and ``flow``.
+
+Flow of region R (技术输出 / 技术吸纳):
+
+- ``outflow``: the seller is in R and the buyer is not (abroad included);
+- ``inflow``: the buyer is in R and the seller is not — these rows are the only ones kept
+  under the buyer's regions;
+- ``internal``: seller and buyer are both in R.
+
+So a Harbin seller and a Daqing buyer are ``outflow`` of Harbin and ``inflow`` of Daqing but
+``internal`` to Heilongjiang. All other dimensions count the seller's side only (成交额 is
+reported where the technology comes from). Amounts are the technology transaction amount.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.regions import Region
+
+DIMENSIONS = ("total", "category", "field", "entity_type", "ip_type", "cross_border", "flow")
+YEAR = 0
+"""The ``month`` of the whole-year rows."""
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the statistics need of a registered contract."""
+
+    seller_region: str
+    buyer_region: str | None
+    year: int
+    month: int
+    category: str
+    tech_field: str
+    entity_type: str
+    ip_type: str
+    cross_border: bool
+    tech_amount_fen: int
+
+
+@dataclass(frozen=True, order=True)
+class Delta:
+    region: str
+    year: int
+    month: int
+    dimension: str
+    key: str
+    parent: str | None
+    contracts: int
+    amount_fen: int
+
+
+def chain(region: str | None) -> list[str]:
+    """The region and every region above it, nearest first."""
+    if region is None:
+        return []
+    r = Region.parse(region)
+    return [r.code, *(a.code for a in r.ancestors())]
+
+
+def parent_of(region: str) -> str | None:
+    parent = Region.parse(region).parent
+    return parent.code if parent else None
+
+
+def deltas(f: Facts, sign: int = 1) -> list[Delta]:
+    """The rollup rows a registration adds (``sign=1``) or a cancellation takes away (-1),
+    sorted so that concurrent transactions lock them in the same order."""
+    sellers, buyers = chain(f.seller_region), chain(f.buyer_region)
+    keys: list[tuple[str, str, str]] = []
+    for r in sellers:
+        keys += [(r, "total", ""), (r, "category", f.category), (r, "field", f.tech_field),
+                 (r, "entity_type", f.entity_type), (r, "ip_type", f.ip_type),
+                 (r, "cross_border", "cross_border" if f.cross_border else "domestic"),
+                 (r, "flow", "internal" if r in buyers else "outflow")]
+    keys += [(r, "flow", "inflow") for r in buyers if r not in sellers]
+    return sorted(Delta(r, f.year, m, dim, key, parent_of(r), sign, sign * f.tech_amount_fen)
+                  for r, dim, key in keys for m in (f.month, YEAR))
+
+
+def growth_percent(current_fen: int, previous_fen: int) -> float | None:
+    """Year-on-year growth in percent (rounded to 0.01), ``None`` without a base."""
+    if previous_fen <= 0:
+        return None
+    return round((current_fen - previous_fen) * 100 / previous_fen, 2)

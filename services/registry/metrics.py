@@ -1,0 +1,36 @@
+"""The registry's Prometheus metrics (names are relied on by alerts and dashboards)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from prometheus_client import Counter, Gauge
+
+from services.registry import repository
+from shared.service import Runtime
+
+log = logging.getLogger(__name__)
+
+TURNOVER = Counter(
+    "techex_registry_turnover_fen", "Technology transaction amount registered, in fen",
+    ["province", "category"])
+"""Exposed as ``techex_registry_turnover_fen_total``; amendments that raise the amount add
+the difference, cancellations are not taken back (a counter only grows)."""
+PENDING = Gauge("techex_registry_filings_pending", "Filings awaiting a registrar's decision")
+OVERDUE = Gauge("techex_registry_filings_overdue", "Filings past their decision deadline")
+
+
+async def refresh_gauges(runtime: Runtime) -> None:
+    pending, overdue = await repository.pending_counts(runtime.pool, runtime.clock.now())
+    PENDING.set(pending)
+    OVERDUE.set(overdue)
+
+
+async def keep_gauges(runtime: Runtime) -> None:
+    while True:
+        try:
+            await refresh_gauges(runtime)
+        except Exception:
+            log.exception("counting pending filings failed")
+        await asyncio.sleep(runtime.settings.gauge_seconds)  # type: ignore[attr-defined]

@@ -1,0 +1,35 @@
+"""The registry service's problem types (problem+json ``type`` = urn:techex:problem:<slug>)."""
+
+from __future__ import annotations
+
+from shared.problems import Conflict, Forbidden
+
+
+class ContractState(Conflict):
+    slug = "contract-state"
+    title = "The contract is not in a state that allows this"
+
+
+class AlreadyRegistered(Conflict):
+    slug = "already-registered"
+    title = "The contract is registered already"
+
+
+class NoPendingFiling(Conflict):
+    slug = "no-pending-filing"
+    title = "No filing of the contract awaits a decision"
+
+
+class FilingPending(Conflict):
+    slug = "filing-pending"
+    title = "A filing of the contract awaits a decision already"
+
+
+class NumbersExhausted(Conflict):
+    slug = "registration-numbers-exhausted"
+    title = "The registrar has no registration numbers left this year"
+
+
+class NotTheSeller(Forbidden):
+    slug = "not-the-seller"
+    title = "Only the contract's seller files it"

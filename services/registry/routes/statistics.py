@@ -1,0 +1,113 @@
+"""Regional statistics for regulators and operators, read from the rollups (never by scanning
+contracts): count and technology transaction amount of a region and its breakdowns."""
+
+from __future__ import annotations
+
+import csv
+import io
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from services.registry import rollups
+from services.registry.domain.statistics import YEAR, growth_percent
+from shared.auth import Principal, Role, require_region
+from shared.problems import PROBLEM_RESPONSES, ValidationFailed
+from shared.regions import Region, UnknownRegion
+from shared.service import runtime_of
+
+router = APIRouter(tags=["statistics"], responses=PROBLEM_RESPONSES)
+
+By = Literal["region", "month", "category", "field", "entity_type", "ip_type", "flow",
+             "cross_border"]
+Regulator = Annotated[Principal, Depends(require_region(Role.REGULATOR, Role.OPERATOR))]
+
+
+class Row(BaseModel):
+    key: str
+    name: str | None = None
+    contracts: int
+    tech_amount_fen: int
+
+
+class Statistics(BaseModel):
+    region: str
+    name: str
+    year: int
+    month: int | None
+    by: By
+    contracts: int
+    tech_amount_fen: int
+    previous_year_tech_amount_fen: int
+    growth_percent: float | None
+    growth_target_percent: Decimal
+    target_met: bool | None
+    rows: list[Row]
+
+
+async def _statistics(request: Request, region: str, year: int, month: int | None,
+                      by: By) -> Statistics:
+    runtime = runtime_of(request)
+    try:
+        known = Region.known(region)
+    except UnknownRegion as exc:
+        raise ValidationFailed("The region is unknown.",
+                               errors=[{"field": "query.region", "message": str(exc)}]) from exc
+    pool, bucket = runtime.pool, month or YEAR
+    contracts, amount = await rollups.figures(pool, region, year, bucket)
+    _, previous = await rollups.figures(pool, region, year - 1, bucket)
+    if by == "region":
+        rows = await rollups.children(pool, region, year, bucket)
+    elif by == "month":
+        rows = await rollups.months(pool, region, year)
+    else:
+        rows = await rollups.breakdown(pool, region, year, bucket, by)
+    growth = growth_percent(amount, previous)
+    target = runtime.settings.growth_target_percent  # type: ignore[attr-defined]
+    return Statistics(
+        region=region, name=known.full_name, year=year, month=month, by=by,
+        contracts=contracts, tech_amount_fen=amount, previous_year_tech_amount_fen=previous,
+        growth_percent=growth, growth_target_percent=target,
+        target_met=None if growth is None else Decimal(str(growth)) >= target,
+        rows=[Row(key=r["key"], name=_name(r["key"]) if by == "region" else None,
+                  contracts=r["contracts"], tech_amount_fen=r["amount_fen"]) for r in rows])
+
+
+def _name(code: str) -> str | None:
+    region = Region.parse(code)
+    return region.name if region.is_known else None
+
+
+Year = Annotated[int, Query(ge=1990, le=2200)]
+Month = Annotated[int | None, Query(ge=1, le=12, description="a month; the whole year without")]
+
+
+@router.get("/statistics", response_model=Statistics)
+async def statistics(request: Request, _: Regulator, region: str, year: Year,
+                     month: Month = None, by: By = "region") -> Statistics:
+    """Contracts and technology transaction amount of ``region`` (its subtree), with
+    year-on-year growth against the target and a breakdown ``by`` one dimension."""
+    return await _statistics(request, region, year, month, by)
+
+
+@router.get("/statistics.csv", response_class=Response,
+            responses={200: {"content": {"text/csv": {}}}})
+async def statistics_csv(request: Request, _: Regulator, region: str, year: Year,
+                         month: Month = None, by: By = "region") -> Response:
+    """The same figures as CSV: one line per breakdown row, then the total."""
+    s = await _statistics(request, region, year, month, by)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["region", "year", "month", "by", "key", "name", "contracts",
+                     "tech_amount_fen"])
+    for r in s.rows:
+        writer.writerow([s.region, s.year, s.month or "", s.by, r.key, r.name or "",
+                         r.contracts, r.tech_amount_fen])
+    writer.writerow([s.region, s.year, s.month or "", "total", "", s.name, s.contracts,
+                     s.tech_amount_fen])
+    filename = f"statistics-{s.region}-{s.year}{f'-{s.month:02d}' if s.month else ''}-{by}.csv"
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
