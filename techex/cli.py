@@ -38,6 +38,8 @@ def cmd_stack(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    if args.port:  # the service's own settings see the port it serves on
+        os.environ[f"{args.service.upper()}_PORT"] = str(args.port)
     settings = _service_settings(args.service)
     uvicorn.run(
         f"services.{args.service}.api:create_app", factory=True,
@@ -102,6 +104,23 @@ def stop_services(procs: dict[str, subprocess.Popen], timeout: float = 20) -> No
             proc.wait()
 
 
+def start_prometheus(stack: Stack):
+    """Our Prometheus on the profile's port scraping the four services, when it is installed
+    (or can be); None otherwise: monitoring is optional for `techex up`."""
+    from techex.stack.prometheus import PORTS, PrometheusServer, ensure_prometheus
+
+    try:
+        ensure_prometheus()
+        targets = {s: f"127.0.0.1:{service_port(s)}" for s in SERVICES}
+        prometheus = PrometheusServer(stack.home / "prometheus", PORTS[stack.profile], targets,
+                                      scrape_interval="5s")
+        prometheus.start()
+    except StackError as exc:
+        print(f"Prometheus not started: {exc}", flush=True)
+        return None
+    return prometheus
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     from shared.auth import Role, mint_token
     from shared.settings import CommonSettings
@@ -110,6 +129,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     print("Bringing up the embedded stack (Kafka, PostgreSQL)…", flush=True)
     started = stack.up()
     procs: dict[str, subprocess.Popen] = {}
+    prometheus = None
     stopping = False
 
     def stop(*_: object) -> None:
@@ -122,6 +142,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         print("Starting the services…", flush=True)
         procs = start_services(stack, stack.home / "logs",
                                {"TECHEX_CLOCK_SHIFT_FILE": str(clock_file(stack))})
+        prometheus = start_prometheus(stack)
         common = CommonSettings()
         token = mint_token(common, "operator-demo", Role.OPERATOR, common.region)
         print("\ntechex is up.\n")
@@ -131,6 +152,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         for service in SERVICES:
             base = f"http://127.0.0.1:{service_port(service)}"
             print(f"  {service:11} {base}   docs {base}/docs   metrics {base}/metrics")
+        if prometheus:
+            print(f"  {'prometheus':11} {prometheus.url}   alerts {prometheus.url}/alerts")
         print(f"\n  logs        {stack.home / 'logs'}")
         print(f"\nA sample operator token for region {common.region} (12 h):\n  {token}")
         print("\nMint others with: bin/techex token --role seller --region 230102")
@@ -146,6 +169,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         return 0
     finally:
         print("Stopping…", flush=True)
+        if prometheus:
+            prometheus.stop()
         stop_services(procs)
         if started and not args.keep_stack:
             stack.down()
@@ -218,6 +243,12 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
+    from techex.stack.prometheus import ensure_prometheus
+
+    try:  # the deploy checks and the monitoring tests run the real Prometheus
+        ensure_prometheus()
+    except StackError as exc:
+        print(f"techex: {exc}", file=sys.stderr)
     return subprocess.call([sys.executable, "-m", "pytest", *args.pytest_args], cwd=REPO)
 
 
