@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from services.registry import repository, rollups
 from services.registry.config import RegistrySettings
 from services.registry.domain.numbers import SequenceExhausted, registration_number
-from services.registry.domain.statistics import Facts, deltas
+from services.registry.domain.statistics import Facts, combine, deltas
 from services.registry.domain.terms import ContractForm, ContractTerms, problems_of
 from services.registry.metrics import TURNOVER
 from services.registry.problems import (
@@ -297,7 +297,7 @@ async def register(runtime: Runtime, principal: Principal, contract_id: uuid.UUI
             facts = _facts(terms, old.year, old.month)
             await repository.update_contract(conn, contract_id, now, terms=_dump(terms),
                                              **_facts_columns(facts))
-            await rollups.apply(conn, sorted(deltas(old, -1) + deltas(facts)))
+            await rollups.apply(conn, combine(deltas(old, -1), deltas(facts)))
             if facts.tech_amount_fen > old.tech_amount_fen:
                 turnover = (facts, facts.tech_amount_fen - old.tech_amount_fen)
             changed = sorted(k for k, v in _dump(terms).items() if _dump(before).get(k) != v)

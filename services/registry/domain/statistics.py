@@ -85,6 +85,18 @@ def deltas(f: Facts, sign: int = 1) -> list[Delta]:
                   for r, dim, key in keys for m in (f.month, YEAR))
 
 
+def combine(*groups: list[Delta]) -> list[Delta]:
+    """Several contributions netted per row (an amendment: the old taken away, the new added);
+    rows that net to nothing are left out."""
+    net: dict[tuple[str, int, int, str, str], Delta] = {}
+    for d in (d for group in groups for d in group):
+        k = (d.region, d.year, d.month, d.dimension, d.key)
+        was = net.get(k)
+        net[k] = d if was is None else Delta(*k, d.parent, was.contracts + d.contracts,
+                                              was.amount_fen + d.amount_fen)
+    return sorted(d for d in net.values() if d.contracts or d.amount_fen)
+
+
 def growth_percent(current_fen: int, previous_fen: int) -> float | None:
     """Year-on-year growth in percent (rounded to 0.01), ``None`` without a base."""
     if previous_fen <= 0:

@@ -78,3 +78,11 @@ def test_cancellation_is_the_exact_negative_and_rows_are_sorted():
 def test_growth_against_last_year():
     assert growth_percent(108, 100) == 8.0
     assert growth_percent(100, 0) is None
+
+
+def test_an_amendment_nets_the_old_and_the_new_contribution():
+    from services.registry.domain.statistics import combine
+
+    moved = combine(deltas(_facts(amount=100), -1), deltas(_facts(amount=130)))
+    assert {(d.contracts, d.amount_fen) for d in moved} == {(0, 30)}
+    assert combine(deltas(_facts(), -1), deltas(_facts())) == []
