@@ -1,6 +1,13 @@
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
+
+POLICIES = Path(__file__).parent / "policies"
 
 
 class SettlementSettings(ServiceSettings):
@@ -8,3 +15,26 @@ class SettlementSettings(ServiceSettings):
 
     database_url: str = "postgresql://techex@127.0.0.1:15432/techex_settlement"
     port: int = 8003
+
+    fee_schedule_file: Path = POLICIES / "fees-example.json"
+    """The exchange's tiered fee schedule (charged to each side)."""
+    subsidy_policy_files: list[Path] = Field(default_factory=lambda: sorted(
+        p for p in POLICIES.glob("*.json") if not p.name.startswith("fees")))
+    """Provincial subsidy policies; the one whose region_code's province matches a deal's."""
+
+    deposit_release_hours: float = Field(default=24.0, gt=0)
+    """Losing bidders' deposits are released this long after the deal (at most 24 h by rule)."""
+    payment_due_days: int = Field(default=15, ge=0)
+    """The default schedule: one payment due this many days after the deal."""
+    default_grace_days: float = Field(default=3.0, ge=0)
+    """An overdue payment defaults the deal this long after its due date."""
+    forfeit_to: Literal["seller", "exchange"] = "seller"
+    """Who gets a defaulting winner's deposit: the seller (compensation) or the exchange."""
+
+    default_inventor_share: Decimal = Field(default=Decimal("0.70"), ge=0, le=1)
+    min_inventor_share: Decimal = Field(default=Decimal("0.70"), ge=0, le=1)
+    """No seller's configured inventor share may go below this floor."""
+
+    bank_callback_secret: str = "techex-local-bank-callback-secret-change-me"
+    bank_callback_window_seconds: int = Field(default=300, gt=0)
+    """Callbacks whose signed timestamp is further than this from now are refused (replays)."""

@@ -29,11 +29,13 @@ class AccountKind(StrEnum):
     DEPOSITS_HELD = "deposits_held"          # 保证金: held per lot and bidder
     FEE_INCOME = "fee_income"                # 交易服务费收入
     SUBSIDIES_PAYABLE = "subsidies_payable"  # 补助: received from government, to be paid out
+    SUBSIDIES_RECEIVABLE = "subsidies_receivable"  # 补助 assessed, due from the policy's funder
     BANK = "bank"                            # the exchange's settlement bank / cash account
 
 
 OWNED = frozenset({AccountKind.BUYER, AccountKind.SELLER, AccountKind.INVENTOR_TEAM,
-                   AccountKind.DEPOSITS_HELD, AccountKind.SUBSIDIES_PAYABLE})
+                   AccountKind.DEPOSITS_HELD, AccountKind.SUBSIDIES_PAYABLE,
+                   AccountKind.SUBSIDIES_RECEIVABLE})
 
 
 @dataclass(frozen=True, order=True)
@@ -88,6 +90,10 @@ def deposit_held(lot_id: str, bidder_id: str) -> Account:
 
 def subsidy_payable(recipient_id: str) -> Account:
     return Account(AccountKind.SUBSIDIES_PAYABLE, recipient_id)
+
+
+def subsidy_receivable(policy_id: str) -> Account:
+    return Account(AccountKind.SUBSIDIES_RECEIVABLE, policy_id)
 
 
 FEE_INCOME = Account(AccountKind.FEE_INCOME)

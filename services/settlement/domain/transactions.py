@@ -15,11 +15,13 @@ deposit_applied        deposits_held:<lot>:<b>                     buyer:<b> (co
 payment_received       bank                                        buyer:<b> (an instalment)
 refund                 buyer:<b>                                   bank
 fee_charged            buyer:<b> or seller:<s>                     fee_income
+fee_reversed           fee_income                                  buyer:<b> or seller:<s>
 split_to_inventors     seller:<s>                                  inventor_team:<s>
 payout                 seller / inventor_team / subsidies_payable  bank
 deal_cancelled         seller:<s>                                  buyer:<b> (reverses the deal)
 deposit_forfeited      deposits_held:<lot>:<b>                     beneficiary (seller, fees…)
-subsidy_received       bank                                        subsidies_payable:<recipient>
+subsidy_assessed       subsidies_receivable:<policy>               subsidies_payable:<recipient>
+subsidy_received       bank                                        subsidies_receivable:<policy>
 =====================  ==========================================  =============================
 """
 
@@ -39,6 +41,7 @@ from services.settlement.domain.ledger import (
     inventor_team,
     seller,
     subsidy_payable,
+    subsidy_receivable,
 )
 from services.settlement.domain.money import require_fen
 
@@ -120,7 +123,26 @@ def deposit_forfeited(entry_id: str, *, lot_id: str, bidder_id: str, amount_fen:
                  f"deposit of {bidder_id} for {lot_id} forfeited")
 
 
-def subsidy_received(entry_id: str, *, recipient_id: str, amount_fen: int) -> Posting:
-    """Government funds for an assessed subsidy arrive; :func:`payout` pays them on."""
+def subsidy_assessed(entry_id: str, *, policy_id: str, recipient_id: str, amount_fen: int
+                     ) -> Posting:
+    """An assessed subsidy: the policy's funder owes it, the exchange owes it on."""
+    return _pair(entry_id, subsidy_receivable(policy_id), subsidy_payable(recipient_id),
+                 amount_fen, f"subsidy for {recipient_id} under {policy_id} assessed")
+
+
+def subsidy_received(entry_id: str, *, recipient_id: str, amount_fen: int,
+                     policy_id: str | None = None) -> Posting:
+    """Government funds for a subsidy arrive; :func:`payout` pays them on. With ``policy_id``
+    they settle what :func:`subsidy_assessed` made receivable under it."""
+    if policy_id is not None:
+        return _pair(entry_id, BANK, subsidy_receivable(policy_id), amount_fen,
+                     f"subsidy under {policy_id} for {recipient_id} received")
     return _pair(entry_id, BANK, subsidy_payable(recipient_id), amount_fen,
                  f"subsidy for {recipient_id} received")
+
+
+def fee_reversed(entry_id: str, *, party: Account, amount_fen: int) -> Posting:
+    """Reverse :func:`fee_charged` (a defaulted deal owes no service fee)."""
+    if party.kind not in (AccountKind.BUYER, AccountKind.SELLER):
+        raise InvalidAccount(detail=f"Fees are charged to buyers or sellers, not {party}.")
+    return _pair(entry_id, FEE_INCOME, party, amount_fen, f"fee charged to {party} reversed")

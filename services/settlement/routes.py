@@ -1,0 +1,231 @@
+"""HTTP commands and queries of deposits, deals (schedule, receipts) and sellers' splits.
+
+Operators act in their region subtree; buyers and sellers see their own deposits and deals.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Annotated, Any
+
+import asyncpg
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
+
+from services.settlement import settling, store
+from services.settlement.books import Books
+from services.settlement.domain.errors import InvalidSplit
+from services.settlement.problems import UnknownDeal
+from shared.auth import Principal, Role, authorize_region, require
+from shared.idempotency import HEADER, run_once
+from shared.problems import PROBLEM_RESPONSES, forbidden
+from shared.service import runtime_of
+
+router = APIRouter(tags=["settlement"], responses=PROBLEM_RESPONSES)
+
+Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
+Viewer = Annotated[Principal, Depends(require(Role.OPERATOR, Role.REGULATOR, Role.BUYER,
+                                              Role.SELLER))]
+Fen = Annotated[StrictInt, Field(gt=0, description="whole fen (分), positive")]
+
+
+def books_of(request: Request) -> Books:
+    return runtime_of(request).extras["books"]
+
+
+def _oversees(p: Principal) -> bool:
+    return p.role in (Role.OPERATOR, Role.REGULATOR, Role.ADMIN)
+
+
+# -- deposits ------------------------------------------------------------------------------------
+class DepositIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    procedure_id: uuid.UUID
+    bidder_id: str = Field(min_length=1)
+    amount_fen: Fen
+    bank_reference: str | None = Field(default=None, min_length=1, max_length=100)
+
+
+def deposit_json(row: asyncpg.Record) -> dict[str, Any]:
+    return {"deposit_id": str(row["deposit_id"]), "procedure_id": str(row["procedure_id"]),
+            "bidder_id": row["bidder_id"], "amount_fen": row["amount_fen"],
+            "region": row["region"], "status": row["status"],
+            "bank_reference": row["bank_reference"],
+            "confirmed_at": row["confirmed_at"].isoformat(),
+            "deal_id": str(row["deal_id"]) if row["deal_id"] else None}
+
+
+@router.post("/deposits", status_code=201)
+async def confirm_deposit(body: DepositIn, request: Request, operator: Operator
+                          ) -> JSONResponse:
+    """Record a bidder's deposit as paid (保证金到账); the bidder qualifies. Confirming the
+    same deposit again answers 200 with ``already_confirmed`` and posts nothing."""
+    runtime = runtime_of(request)
+    reg = await store.registration(runtime.pool, body.procedure_id, body.bidder_id)
+    if reg is not None:
+        authorize_region(operator, reg["region"])
+    # An unknown registration is refused inside, before anything is written.
+    async with runtime.unit_of_work(reg["region"] if reg else "000000") as uow:
+        row, fresh, out = await settling.confirm_deposit(
+            uow.conn, books_of(request), body.procedure_id, body.bidder_id, body.amount_fen,
+            body.bank_reference)
+        uow.publish(*out.events)
+    return JSONResponse({**deposit_json(row), "already_confirmed": not fresh},
+                        status_code=201 if fresh else 200)
+
+
+@router.get("/deposits")
+async def list_deposits(request: Request, principal: Viewer,
+                        procedure_id: Annotated[uuid.UUID, Query()]) -> list[dict[str, Any]]:
+    """The deposits of a procedure: all of them for operators and regulators of its region,
+    one's own for a bidder."""
+    own = None if _oversees(principal) else principal.subject
+    rows = await store.deposits_for(runtime_of(request).pool, procedure_id, own)
+    for row in rows:
+        if own is None:
+            authorize_region(principal, row["region"])
+    return [deposit_json(r) for r in rows]
+
+
+# -- deals -----------------------------------------------------------------------------------------
+async def _visible_deal(request: Request, principal: Principal, deal_id: uuid.UUID
+                        ) -> asyncpg.Record:
+    d = await store.deal(runtime_of(request).pool, deal_id)
+    if d is None:
+        raise UnknownDeal(f"No deal {deal_id} is being settled.")
+    if _oversees(principal):
+        authorize_region(principal, d["region"])
+    elif principal.subject not in (d["buyer_id"], d["seller_id"]):
+        raise forbidden("Only the deal's parties and its region's operators see it.")
+    return d
+
+
+@router.get("/deals/{deal_id}")
+async def get_deal(deal_id: uuid.UUID, request: Request, principal: Viewer) -> dict[str, Any]:
+    """The deal's settlement: fees, deposit, schedule, receipts and what is outstanding."""
+    d = await _visible_deal(request, principal, deal_id)
+    pool = runtime_of(request).pool
+    return {
+        "deal_id": str(d["deal_id"]), "procedure_id": str(d["procedure_id"]),
+        "listing_id": str(d["listing_id"]), "route": d["route"], "region": d["region"],
+        "seller_id": d["seller_id"], "buyer_id": d["buyer_id"], "price_fen": d["price_fen"],
+        "buyer_fee_fen": d["buyer_fee_fen"], "seller_fee_fen": d["seller_fee_fen"],
+        "deposit_fen": d["deposit_fen"], "paid_fen": d["paid_fen"],
+        "outstanding_fen": d["outstanding_fen"], "status": d["status"],
+        "overdue_since": d["overdue_since"].isoformat() if d["overdue_since"] else None,
+        "concluded_at": d["concluded_at"].isoformat(),
+        "completed_at": d["completed_at"].isoformat() if d["completed_at"] else None,
+        "defaulted_at": d["defaulted_at"].isoformat() if d["defaulted_at"] else None,
+        "instalments": [{"n": i["n"], "due_at": i["due_at"].isoformat(),
+                         "amount_fen": i["amount_fen"]}
+                        for i in await store.instalments(pool, deal_id)],
+        "payments": [{"payment_id": str(p["payment_id"]), "amount_fen": p["amount_fen"],
+                      "source": p["source"], "reference": p["reference"],
+                      "received_at": p["received_at"].isoformat()}
+                     for p in await store.payments(pool, deal_id)],
+    }
+
+
+class InstalmentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    due_at: AwareDatetime
+    amount_fen: Fen
+
+
+class ScheduleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    instalments: list[InstalmentIn] = Field(min_length=1, max_length=60)
+
+
+async def _operated_deal(request: Request, operator: Principal, deal_id: uuid.UUID
+                         ) -> asyncpg.Record:
+    d = await store.deal(runtime_of(request).pool, deal_id)
+    if d is None:
+        raise UnknownDeal(f"No deal {deal_id} is being settled.")
+    authorize_region(operator, d["region"])
+    return d
+
+
+@router.put("/deals/{deal_id}/schedule")
+async def set_schedule(deal_id: uuid.UUID, body: ScheduleIn, request: Request,
+                       operator: Operator) -> dict[str, Any]:
+    """Set instalments (before the first receipt); they must add up to what is outstanding."""
+    d = await _operated_deal(request, operator, deal_id)
+    async with runtime_of(request).unit_of_work(d["region"]) as uow:
+        out = await settling.set_schedule(
+            uow.conn, books_of(request), deal_id,
+            [(i.due_at, i.amount_fen) for i in body.instalments], operator.subject)
+        uow.publish(*out.events)
+    return await get_deal(deal_id, request, operator)
+
+
+class PaymentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount_fen: Fen
+    reference: str | None = Field(default=None, min_length=1, max_length=100)
+
+
+@router.post("/deals/{deal_id}/payments", status_code=201)
+async def record_payment(
+    deal_id: uuid.UUID, body: PaymentIn, request: Request, operator: Operator,
+    idempotency_key: Annotated[str | None, Header(alias=HEADER, max_length=200)] = None,
+) -> JSONResponse:
+    """Record a receipt toward the deal (an operator's entry; use ``Idempotency-Key``)."""
+    d = await _operated_deal(request, operator, deal_id)
+    runtime = runtime_of(request)
+    out = settling.Outcome()
+
+    async def command() -> tuple[int, Any]:
+        nonlocal out
+        out = await settling.record_payment(uow.conn, books_of(request), deal_id,
+                                            body.amount_fen, "operator", body.reference)
+        uow.publish(*out.events)
+        return 201, out.body
+
+    async with runtime.unit_of_work(d["region"]) as uow:
+        status, answer = await run_once(uow.conn, f"settlement:payment:{deal_id}",
+                                        idempotency_key, body.model_dump(), command)
+    out.count()
+    return JSONResponse(answer, status_code=status)
+
+
+# -- sellers' income split -------------------------------------------------------------------------
+class SplitIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    inventor_share: Decimal = Field(ge=0, le=1, max_digits=5, decimal_places=4,
+                                    description="the inventor team's share of the net")
+
+
+@router.put("/sellers/{seller_id}/split")
+async def set_split(seller_id: str, body: SplitIn, request: Request, operator: Operator
+                    ) -> dict[str, Any]:
+    """Configure a seller's income split; never below the exchange's floor (default 70 %)."""
+    books = books_of(request)
+    if body.inventor_share < books.min_inventor_share:
+        raise InvalidSplit(
+            f"The inventor share may not be below {books.min_inventor_share}.",
+            errors=[{"field": "body.inventor_share",
+                     "message": f"at least {books.min_inventor_share}"}])
+    runtime = runtime_of(request)
+    async with runtime.pool.acquire() as conn:
+        await store.set_inventor_share(conn, seller_id, body.inventor_share, operator.subject,
+                                       runtime.clock.now())
+    return {"seller_id": seller_id, "inventor_share": str(body.inventor_share)}
+
+
+@router.get("/sellers/{seller_id}/split")
+async def get_split(seller_id: str, request: Request, principal: Viewer) -> dict[str, Any]:
+    if not _oversees(principal) and principal.subject != seller_id:
+        raise forbidden("A seller sees its own split only.")
+    share = await store.inventor_share(runtime_of(request).pool, seller_id)
+    return {"seller_id": seller_id,
+            "inventor_share": str(share if share is not None
+                                  else books_of(request).default_inventor_share),
+            "configured": share is not None}
