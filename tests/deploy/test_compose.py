@@ -1,0 +1,121 @@
+"""deploy/compose.yaml: the compose-spec JSON Schema (check-jsonschema's vendored copy), then
+what the schema cannot know: references, mounts, and the env names the services really read."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from services.listing.config import ListingSettings
+from shared.settings import CommonSettings
+from techex.cli import _service_settings, service_port
+from techex.stack.stack import REPO, SERVICES
+
+DEPLOY = REPO / "deploy"
+COMPOSE = DEPLOY / "compose.yaml"
+
+
+def compose() -> dict:
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+def check_schema(path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec",
+         str(path)], capture_output=True, text=True, timeout=120)
+
+
+def test_compose_file_matches_the_compose_spec():
+    out = check_schema(COMPOSE)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_the_schema_check_rejects_a_mistake(tmp_path):
+    broken = tmp_path / "compose.yaml"
+    broken.write_text(COMPOSE.read_text().replace("healthcheck:\n      test: [\"CMD-SHELL\", "
+                                                  "\"pg_isready", "healthcheck:\n      tst: "
+                                                  "[\"CMD-SHELL\", \"pg_isready", 1))
+    assert broken.read_text() != COMPOSE.read_text()
+    out = check_schema(broken)
+    assert out.returncode != 0
+    assert "tst" in out.stdout + out.stderr
+
+
+def test_dependencies_exist_and_wait_for_health_checks():
+    services = compose()["services"]
+    for name, spec in services.items():
+        for dep, how in spec.get("depends_on", {}).items():
+            assert dep in services, f"{name} depends on unknown {dep}"
+            if how["condition"] == "service_healthy":
+                assert "healthcheck" in services[dep], f"{dep} has no healthcheck"
+        assert "healthcheck" in spec, f"{name} has no healthcheck"
+
+
+def test_bind_mounts_exist():
+    for name, spec in compose()["services"].items():
+        for volume in spec.get("volumes", []):
+            source = volume.split(":", 1)[0]
+            if source.startswith("."):
+                assert (DEPLOY / source).exists(), f"{name} mounts missing {source}"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_service_runs_the_image_against_kafka_and_its_own_database(service, monkeypatch):
+    spec = compose()["services"][service]
+    assert spec["build"] == {"context": "..", "dockerfile": "deploy/Dockerfile"}
+    assert spec["command"] == ["serve", service]
+    port = service_port(service, {})
+    assert spec["ports"] == [f"{port}:{port}"]
+    assert f"127.0.0.1:{port}/readyz" in " ".join(spec["healthcheck"]["test"])
+    assert {"kafka", "postgres"} <= set(spec["depends_on"])
+
+    # The environment reaches the settings the service reads (names and prefixes are real).
+    env = {k: str(v) for k, v in spec["environment"].items() if "${" not in str(v)}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    common = CommonSettings()
+    assert common.kafka_bootstrap_servers == "kafka:9092"
+    assert common.topic_prefix == env["TECHEX_TOPIC_PREFIX"]
+    url = env[f"{service.upper()}_DATABASE_URL"]
+    assert _service_settings(service).database_url == url
+    database = url.rsplit("/", 1)[1]
+    init = (DEPLOY / "postgres" / "init-databases.sql").read_text()
+    assert f"CREATE DATABASE {database} " in init
+    assert re.match(rf"postgresql://{database}:\w+@postgres:5432/{database}$", url)
+
+
+def test_the_image_binds_all_interfaces(monkeypatch):
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    match = re.search(r"^ENV (LISTING_HOST=.*)$", dockerfile, re.M)
+    assert match
+    for pair in match.group(1).split():
+        key, value = pair.split("=")
+        monkeypatch.setenv(key, value)
+    assert ListingSettings().host == "0.0.0.0"
+    for service in SERVICES:
+        assert _service_settings(service).host == "0.0.0.0"
+    assert 'ENTRYPOINT ["techex"]' in dockerfile
+
+
+def test_prometheus_and_grafana_get_the_deploy_files():
+    services = compose()["services"]
+    prom = services["prometheus"]["volumes"]
+    assert "./prometheus/prometheus.compose.yml:/etc/prometheus/prometheus.yml:ro" in prom
+    assert "./prometheus/rules:/etc/prometheus/rules:ro" in prom
+    grafana = services["grafana"]
+    assert "./grafana/provisioning:/etc/grafana/provisioning:ro" in grafana["volumes"]
+    assert "./grafana/dashboards:/var/lib/grafana/dashboards:ro" in grafana["volumes"]
+    assert grafana["environment"]["TECHEX_PROMETHEUS_URL"] == "http://prometheus:9090"
+
+
+def test_kafka_runs_in_kraft_mode():
+    kafka = compose()["services"]["kafka"]
+    assert kafka["image"].startswith("apache/kafka:")
+    env = kafka["environment"]
+    assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert env["KAFKA_ADVERTISED_LISTENERS"] == "PLAINTEXT://kafka:9092"
