@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import asyncpg
 
 from services.auction import repository, store, trade_routes
+from services.auction.domain import deals
 from shared.envelope import Envelope
 from shared.events.auction import BidderQualified
 from shared.events.listing import (
@@ -15,7 +16,7 @@ from shared.events.listing import (
     ListingPublished,
     ListingWithdrawn,
 )
-from shared.events.procedures import DepositConfirmed
+from shared.events.procedures import DealDefaulted, DepositConfirmed
 from shared.outbox import OutboxWriter
 
 _OUTBOX = OutboxWriter("auction")
@@ -57,10 +58,49 @@ async def on_deposit_confirmed(conn: asyncpg.Connection, event: DepositConfirmed
             actor="settlement", bidder_id=event.bidder_id)], region=exists)
 
 
+WINNER_DEFAULTED = "winner-defaulted"
+
+# The procedure a defaulted deal came from, whichever route it took: closed (or concluded) →
+# failed, once. Auctions and listing trades keep the reason; a re-auction then starts from it.
+_FAIL_DEFAULTED = """
+WITH a AS (
+    UPDATE auctions SET status = 'failed', failure = $2, closed_at = $3
+    WHERE id = $1 AND status = 'closed' RETURNING listing_id, region),
+t AS (
+    UPDATE listing_trades SET status = 'failed', failure = $2, closed_at = $3
+    WHERE id = $1 AND status = 'closed' RETURNING listing_id, region),
+n AS (
+    UPDATE notices SET status = 'failed', closed_at = $3
+    WHERE id = $1 AND status = 'concluded' RETURNING listing_id, region)
+SELECT * FROM a UNION ALL SELECT * FROM t UNION ALL SELECT * FROM n
+"""
+
+
+async def fail_defaulted(conn: asyncpg.Connection, procedure_id, at: datetime
+                         ) -> asyncpg.Record | None:
+    """Mark the procedure failed because its winner defaulted; None if it already was (or is
+    unknown here)."""
+    return await conn.fetchrow(_FAIL_DEFAULTED, procedure_id, WINNER_DEFAULTED, at)
+
+
+async def on_deal_defaulted(conn: asyncpg.Connection, event: DealDefaulted,
+                            envelope: Envelope) -> None:
+    """The winner did not pay: the procedure ends failed (so the lot can be offered again)
+    and ``AuctionFailed`` tells the listing service the listing is no longer in transaction.
+    A redelivery finds the procedure failed already and does nothing."""
+    row = await fail_defaulted(conn, event.procedure_id, event.defaulted_at)
+    if row is None:
+        return
+    await _OUTBOX.add(conn, [deals.failure_event(
+        procedure_id=event.procedure_id, listing_id=row["listing_id"], region=row["region"],
+        reason=WINNER_DEFAULTED, at=event.defaulted_at)], region=row["region"])
+
+
 HANDLERS = {
     ListingCreated: on_listing_created,
     ListingPublished: on_listing_published,
     ListingWithdrawn: on_listing_gone,
     ListingExpired: on_listing_gone,
     DepositConfirmed: on_deposit_confirmed,
+    DealDefaulted: on_deal_defaulted,
 }

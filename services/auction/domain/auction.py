@@ -71,6 +71,7 @@ class Status(StrEnum):
 class FailureReason(StrEnum):
     NO_BID = "no-bid"
     RESERVE_NOT_MET = "reserve-not-met"
+    WINNER_DEFAULTED = "winner-defaulted"  # the winner did not pay (settlement's DealDefaulted)
 
 
 @dataclass(frozen=True, slots=True)

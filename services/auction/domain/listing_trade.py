@@ -70,6 +70,7 @@ class TradeStatus(StrEnum):
 class TradeFailure(StrEnum):
     NO_QUALIFIED_BUYER = "no-qualified-buyer"
     NO_BID = "no-bid"
+    WINNER_DEFAULTED = "winner-defaulted"  # the buyer did not pay (settlement's DealDefaulted)
 
 
 @dataclass(frozen=True, slots=True)
