@@ -1,0 +1,148 @@
+"""deploy/k8s and deploy/kustomization.yaml: every object against the Kubernetes OpenAPI
+schemas in strict mode (kubernetes-validate ships them, so this runs offline), then the
+references between objects and the settings the services read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from shared.settings import CommonSettings
+from techex.cli import _service_settings, service_port
+from techex.stack.stack import REPO, SERVICES
+
+DEPLOY = REPO / "deploy"
+K8S = DEPLOY / "k8s"
+KUSTOMIZATION = yaml.safe_load((DEPLOY / "kustomization.yaml").read_text())
+# The oldest Kubernetes release the manifests promise to work on, and the newest known here.
+VERSIONS = ["1.29.0", kubernetes_validate.latest_version()]
+
+
+def documents(path: Path) -> list[dict]:
+    return [d for d in yaml.safe_load_all(path.read_text()) if d]
+
+
+def manifests() -> list[tuple[str, dict]]:
+    return [(p.name, d) for p in sorted(K8S.glob("*.yaml")) for d in documents(p)]
+
+
+def generated_config_maps() -> list[dict]:
+    """The ConfigMaps kustomize makes of the monitoring files (configMapGenerator)."""
+    out = []
+    for gen in KUSTOMIZATION["configMapGenerator"]:
+        data = {}
+        for entry in gen["files"]:
+            key, _, source = entry.rpartition("=")
+            data[key or Path(source).name] = (DEPLOY / source).read_text()
+        out.append({"apiVersion": "v1", "kind": "ConfigMap",
+                    "metadata": {"name": gen["name"], "namespace": KUSTOMIZATION["namespace"]},
+                    "data": data})
+    return out
+
+
+def by_kind(kind: str) -> dict[str, dict]:
+    return {d["metadata"]["name"]: d for _, d in manifests() if d["kind"] == kind}
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_every_object_passes_the_strict_schema(version):
+    objects = [d for _, d in manifests()] + generated_config_maps()
+    assert len(objects) >= 20
+    for obj in objects:
+        kubernetes_validate.validate(obj, version, strict=True)
+
+
+def test_the_strict_schema_rejects_a_misspelt_field():
+    deployment = documents(K8S / "listing.yaml")[0]
+    probe = deployment["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]
+    probe["httpGett"] = probe.pop("httpGet")
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, VERSIONS[-1], strict=True)
+
+
+def test_kustomization_lists_every_manifest_but_the_secret_example():
+    listed = {Path(r).name for r in KUSTOMIZATION["resources"]}
+    assert listed == {p.name for p in K8S.glob("*.yaml")} - {"secret.example.yaml"}
+    for _, doc in manifests():
+        assert doc["kind"] == "Namespace" or doc["metadata"]["namespace"] == "techex"
+
+
+def test_references_resolve():
+    config_maps = set(by_kind("ConfigMap")) | {c["metadata"]["name"]
+                                               for c in generated_config_maps()}
+    secret = documents(K8S / "secret.example.yaml")[0]
+    secret_keys = set(secret["stringData"])
+    deployments = by_kind("Deployment")
+    for name, deployment in deployments.items():
+        pod = deployment["spec"]["template"]["spec"]
+        assert deployment["spec"]["selector"]["matchLabels"].items() <= \
+            deployment["spec"]["template"]["metadata"]["labels"].items()
+        for volume in pod.get("volumes", []):
+            if "configMap" in volume:
+                assert volume["configMap"]["name"] in config_maps, (name, volume)
+        for container in pod["containers"]:
+            for source in container.get("envFrom", []):
+                assert source["configMapRef"]["name"] in config_maps
+            for env in container.get("env", []):
+                ref = env.get("valueFrom", {}).get("secretKeyRef")
+                if ref:
+                    assert ref["name"] == secret["metadata"]["name"]
+                    assert ref["key"] in secret_keys, (name, ref)
+    for name, service in by_kind("Service").items():
+        selector = service["spec"]["selector"]["app.kubernetes.io/name"]
+        assert selector in deployments, name
+    for name, hpa in by_kind("HorizontalPodAutoscaler").items():
+        assert hpa["spec"]["scaleTargetRef"]["name"] in deployments, name
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_service_deployment(service, monkeypatch):
+    deployment = by_kind("Deployment")[service]
+    pod = deployment["spec"]["template"]
+    (container,) = pod["spec"]["containers"]
+    port = service_port(service, {})
+    assert container["args"] == ["serve", service]
+    assert container["ports"] == [{"name": "http", "containerPort": port}]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert {"cpu", "memory"} <= set(container["resources"]["requests"])
+    assert {"cpu", "memory"} <= set(container["resources"]["limits"])
+    assert pod["metadata"]["annotations"]["prometheus.io/port"] == str(port)
+
+    # What the pod's environment holds reaches the settings the service reads.
+    env = dict(by_kind("ConfigMap")["techex-config"]["data"])
+    env.update(documents(K8S / "secret.example.yaml")[0]["stringData"])
+    wanted = {e["name"] for e in container["env"]}
+    assert wanted == {"TECHEX_JWT_SECRET", f"{service.upper()}_DATABASE_URL"}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    settings = _service_settings(service)
+    assert settings.host == "0.0.0.0"
+    assert settings.database_url == env[f"{service.upper()}_DATABASE_URL"]
+    common = CommonSettings()
+    assert common.kafka_bootstrap_servers == env["KAFKA_BOOTSTRAP_SERVERS"]
+    assert common.jwt_secret == env["TECHEX_JWT_SECRET"]
+
+    headless = by_kind("Service")[f"{service}-pods"]["spec"]
+    assert headless["clusterIP"] == "None" and headless["publishNotReadyAddresses"] is True
+
+
+def test_autoscaling_for_auction_and_listing_within_the_partitions():
+    hpas = by_kind("HorizontalPodAutoscaler")
+    assert set(hpas) == {"auction", "listing"}
+    partitions = int(by_kind("ConfigMap")["techex-config"]["data"]["TECHEX_TOPIC_PARTITIONS"])
+    for hpa in hpas.values():
+        assert 2 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"] <= partitions
+
+
+def test_prometheus_finds_each_service_through_its_headless_service():
+    config = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.k8s.yml").read_text())
+    sd = config["scrape_configs"][0]["dns_sd_configs"]
+    got = {entry["names"][0]: entry["port"] for entry in sd}
+    assert got == {f"{s}-pods.techex.svc.cluster.local": service_port(s, {}) for s in SERVICES}
+    prometheus = by_kind("Deployment")["prometheus"]["spec"]["template"]["spec"]
+    mounts = {m["name"]: m["mountPath"] for m in prometheus["containers"][0]["volumeMounts"]}
+    assert mounts["rules"] == "/etc/prometheus/rules"
