@@ -49,6 +49,7 @@ __all__ = [
     "forbidden",
     "install_problem_handlers",
     "not_found",
+    "problem_response",
     "unauthorized",
     "validation",
 ]
@@ -222,6 +223,11 @@ def _respond(problem: Problem, request: Request) -> ProblemResponse:
     document.setdefault("instance", request.url.path)
     # Extension members may hold decimals (kept as exact strings), datetimes or UUIDs.
     return ProblemResponse(to_jsonable_python(document), problem.status, headers=problem.headers)
+
+
+def problem_response(problem: Problem, request: Request) -> ProblemResponse:
+    """The answer to ``problem`` raised by ``request``, for a service's own exception handler."""
+    return _respond(problem, request)
 
 
 def _field_path(location: Sequence[str | int]) -> str:

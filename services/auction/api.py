@@ -17,6 +17,8 @@ from services.auction import listings, notice_routes, routes, trade_routes
 from services.auction.config import AuctionSettings
 from services.auction.consumer import HANDLERS
 from services.auction.engine import CLOSE_DEADLINE, BidEngine, OwnedElsewhere, close
+from services.auction.forwarding import Forwarder
+from services.auction.forwarding import install as install_forwarding
 from shared.clock import Clock
 from shared.scheduler import Deadline, Scheduler, schedule
 from shared.service import Runtime, ServiceSpec, build_app
@@ -30,7 +32,7 @@ CLOSE_RECHECK = timedelta(seconds=1)
 
 async def _start_engine(runtime: Runtime) -> None:
     settings: AuctionSettings = runtime.settings  # type: ignore[assignment]
-    engine = BidEngine(runtime.pool, runtime.outbox, runtime.clock,
+    engine = BidEngine(runtime.pool, runtime.outbox, runtime.clock, url=settings.own_url(),
                        lease=timedelta(seconds=settings.lease_seconds),
                        max_batch=settings.max_batch)
     runtime.extras["engine"] = engine
@@ -98,6 +100,12 @@ def create_app(
     run_background: bool = True,
     clock: Clock | None = None,
 ) -> FastAPI:
+    settings = settings or AuctionSettings()
+    forwarder = Forwarder(settings.own_url(), settings.lease_seconds)
+
+    async def close_forwarder(runtime: Runtime) -> None:
+        await forwarder.close()
+
     spec = ServiceSpec(
         name="auction",
         title="techex auction service",
@@ -109,7 +117,8 @@ def create_app(
         handlers=HANDLERS,
         startup=(_start_engine,),
         background=(_keep_leases, _run_scheduler, _count_procedures),
-        shutdown=(_stop_engine,),
+        shutdown=(_stop_engine, close_forwarder),
     )
-    return build_app(spec, settings or AuctionSettings(), common,
-                     run_background=run_background, clock=clock)
+    app = build_app(spec, settings, common, run_background=run_background, clock=clock)
+    install_forwarding(app, forwarder)
+    return app

@@ -53,6 +53,12 @@ class OwnedElsewhere(Problem):
     slug = "auction-owned-elsewhere"
     status = 409
     title = "Another auction-service process writes this auction"
+    owner_url: str | None = None
+    """The owner's internal address: used to forward the request, never shown to clients."""
+
+    def at(self, owner_url: str | None) -> OwnedElsewhere:
+        self.owner_url = owner_url
+        return self
 
 
 class OwnershipLost(Problem):
@@ -188,6 +194,7 @@ class BidEngine:
         clock: Clock,
         *,
         owner: str | None = None,
+        url: str | None = None,
         lease: timedelta = timedelta(seconds=10),
         max_batch: int = 1024,
     ) -> None:
@@ -195,6 +202,8 @@ class BidEngine:
         self.outbox = outbox
         self.clock = clock
         self.owner = owner or f"auction-{uuid.uuid4().hex[:12]}"
+        self.url = url
+        """Where other processes reach this one (see services.auction.forwarding)."""
         self.lease = lease
         self.max_batch = max_batch
         self._actors: dict[uuid.UUID, _Actor] = {}
@@ -232,14 +241,14 @@ class BidEngine:
                 return actor
             async with self.pool.acquire() as conn, conn.transaction():
                 epoch = await store.claim(conn, auction_id, self.owner, self.lease,
-                                          self.clock.now())
+                                          self.clock.now(), self.url)
                 if epoch is None:
                     owner = await store.current_owner(conn, auction_id)
                     if owner is None:
                         raise UnknownAuction(detail=f"No auction {auction_id}.")
                     raise OwnedElsewhere(detail=f"Auction {auction_id} is written by "
                                          f"{owner['owner']}; send the bid there.",
-                                         owner=owner["owner"])
+                                         owner=owner["owner"]).at(owner["owner_url"])
                 state = await store.load(conn, auction_id)
             assert state is not None
             actor = _Actor(self, state, epoch)

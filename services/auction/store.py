@@ -32,21 +32,22 @@ async def insert_auction(conn: asyncpg.Connection, a: Auction) -> None:
 
 
 async def claim(conn: asyncpg.Connection, auction_id: uuid.UUID, owner: str,
-                lease: timedelta, now: datetime) -> int | None:
+                lease: timedelta, now: datetime, owner_url: str | None = None) -> int | None:
     """Take (or keep) the auction's lease; the new fencing epoch, or None if another process
-    holds a live lease."""
+    holds a live lease. ``owner_url`` is where other processes forward its requests."""
     return await conn.fetchval(
         "UPDATE auctions SET owner = $2, owner_epoch = owner_epoch + 1,"
-        " lease_until = $3::timestamptz + $4::interval"
+        " lease_until = $3::timestamptz + $4::interval, owner_url = $5"
         " WHERE id = $1 AND (owner IS NULL OR owner = $2 OR lease_until < $3)"
         " RETURNING owner_epoch",
-        auction_id, owner, now, lease)
+        auction_id, owner, now, lease, owner_url)
 
 
 async def current_owner(db: asyncpg.Pool | asyncpg.Connection, auction_id: uuid.UUID
                         ) -> asyncpg.Record | None:
     return await db.fetchrow(
-        "SELECT owner, owner_epoch, lease_until FROM auctions WHERE id = $1", auction_id)
+        "SELECT owner, owner_epoch, lease_until, owner_url FROM auctions WHERE id = $1",
+        auction_id)
 
 
 async def renew(conn: asyncpg.Connection, owner: str, held: dict[uuid.UUID, int],

@@ -54,8 +54,8 @@ def fleets(new_database, common, tmp_path):
     databases are dropped)."""
     made: list[Fleet] = []
 
-    def make(database_url: str, lease_seconds: float = 2.0) -> Fleet:
-        fleet = Fleet(database_url, common, tmp_path / "logs", lease_seconds)
+    def make(database_url: str, lease_seconds: float = 2.0, **env: str) -> Fleet:
+        fleet = Fleet(database_url, common, tmp_path / "logs", lease_seconds, extra_env=env)
         made.append(fleet)
         return fleet
 
@@ -289,10 +289,15 @@ async def test_a_killed_writer_loses_no_accepted_bid_and_its_successor_closes_on
 # -- 2. two writers at once -----------------------------------------------------------------------
 
 @pytest.mark.timeout(240)
-async def test_two_processes_one_writer_one_sequence(new_database, common, fleets):
+@pytest.mark.parametrize("forwarding", [True, False], ids=["forwarded", "refused"])
+async def test_two_processes_one_writer_one_sequence(new_database, common, fleets, forwarding):
+    """Bids for one auction sent to two processes in turn: the one that does not write it
+    forwards them to the writer (or, when the processes advertise no address, refuses them
+    clearly, naming the writer)."""
     url = await new_database()
     # A lease far longer than the test's bursts: the first process to take the auction keeps it.
-    fleet = fleets(url, lease_seconds=10.0)
+    env = {} if forwarding else {"AUCTION_ADVERTISED_URL": ""}
+    fleet = fleets(url, lease_seconds=10.0, **env)
     bidders = tuple(f"bidder-{i:02d}" for i in range(4))
     auction = await open_auction(url, ends_in=timedelta(hours=1),
                                  extension=timedelta(minutes=5), bidders=bidders)
@@ -320,12 +325,18 @@ async def test_two_processes_one_writer_one_sequence(new_database, common, fleet
             assert x.status is not None, x
             assert x.accepted or x.problem in (BID_REJECTED, OWNED_ELSEWHERE), x
         elsewhere = [x for x in bidding.answers if x.problem == OWNED_ELSEWHERE]
-        assert elsewhere, "B never answered that A owns the auction"
-        assert {x.process for x in elsewhere} == {"B"}
-        assert {x.body["owner"] for x in elsewhere} == {owner}
-        assert all(x.body["status"] == 409 for x in elsewhere)
         accepted = bidding.accepted
-        assert {x.process for x in accepted} == {"A"}
+        if forwarding:
+            assert not elsewhere, elsewhere[:3]
+            # B's accepted bids were written by A: one sequence across both doors.
+            assert {x.process for x in accepted} == {"A", "B"}
+        else:
+            assert elsewhere, "B never answered that A owns the auction"
+            assert {x.process for x in elsewhere} == {"B"}
+            assert {x.body["owner"] for x in elsewhere} == {owner}
+            assert all(x.body["status"] == 409 for x in elsewhere)
+            assert "owner_url" not in elsewhere[0].body
+            assert {x.process for x in accepted} == {"A"}
 
         # The 201s, across both processes, are one contiguous rising sequence: the stored one.
         rows = await stored_bids(url, auction.id)
@@ -336,17 +347,32 @@ async def test_two_processes_one_writer_one_sequence(new_database, common, fleet
         assert [x.amount_fen for x in by_seq] == [r["amount_fen"] for r in rows]
         assert len(rows) > 1
 
-        # The non-owner still reads the stored bids; the state it refuses to serve.
+        # The non-owner reads the stored bids itself; the live state is the writer's.
         reader = _headers(common, bidders[0])
         listed = await client.get(f"{b.base}/auctions/{auction.id}/bids", headers=reader)
         assert listed.status_code == 200, listed.text
         assert [(x["sequence"], x["bidder_id"], x["amount_fen"]) for x in listed.json()] == [
             (r["seq"], r["bidder_id"], r["amount_fen"]) for r in rows]
-        refused = await client.get(f"{b.base}/auctions/{auction.id}", headers=reader)
-        assert refused.status_code == 409 and refused.json()["type"] == OWNED_ELSEWHERE
+        via_b = await client.get(f"{b.base}/auctions/{auction.id}", headers=reader)
+        if forwarding:
+            assert via_b.status_code == 200, via_b.text
+        else:
+            assert via_b.status_code == 409 and via_b.json()["type"] == OWNED_ELSEWHERE
         state = (await client.get(f"{a.base}/auctions/{auction.id}", headers=reader)).json()
         assert (state["bid_count"], state["high_bid_fen"]) == (len(rows),
                                                                rows[-1]["amount_fen"])
+        if forwarding:
+            assert via_b.json() == state
+            # The live view through B is A's stream, relayed as it comes.
+            async with client.stream("GET", f"{b.base}/auctions/{auction.id}/stream",
+                                     headers=reader) as stream:
+                assert stream.status_code == 200
+                assert stream.headers["content-type"].startswith("text/event-stream")
+                events = _sse_events(stream)
+                first = await _next_event(events)
+                assert first["event"] == "state"
+                assert json.loads(first["data"])["bid_count"] == len(rows)
+                await events.aclose()
 
         # The auction A writes closed once (failed: no bid), whichever scheduler took the
         # deadline first: B's hands it back without spending an attempt on it.
@@ -371,6 +397,32 @@ async def test_two_processes_one_writer_one_sequence(new_database, common, fleet
     await fleet.stop_all()
     for p in (a, b):
         assert p.proc.returncode in (0, -signal.SIGTERM), p.log_tail()
+
+
+@pytest.mark.timeout(120)
+async def test_while_a_dead_writers_lease_runs_the_other_process_answers_retry_later(
+        new_database, common, fleets):
+    url = await new_database()
+    fleet = fleets(url, lease_seconds=4.0)
+    auction = await open_auction(url, ends_in=timedelta(hours=1),
+                                 extension=timedelta(minutes=5), bidders=("bidder-00",))
+    a, b = await asyncio.gather(fleet.start("A"), fleet.start("B"))
+    reader = _headers(common, "bidder-00")
+    async with httpx.AsyncClient(timeout=15) as client:
+        assert (await client.get(f"{a.base}/auctions/{auction.id}",
+                                 headers=reader)).status_code == 200
+        a.kill()
+        await a.wait()
+        unreachable = await client.get(f"{b.base}/auctions/{auction.id}", headers=reader)
+        assert unreachable.status_code == 503, unreachable.text
+        assert unreachable.json()["type"] == "urn:techex:problem:auction-owner-unreachable"
+        assert unreachable.headers["retry-after"] == "4"
+
+        async def taken_over():
+            r = await client.get(f"{b.base}/auctions/{auction.id}", headers=reader)
+            return r if r.status_code == 200 else None
+        state = (await eventually(taken_over, 30, "B to take the auction over")).json()
+        assert state["status"] == "open"
 
 
 # -- 3. the live view -----------------------------------------------------------------------------

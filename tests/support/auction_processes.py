@@ -152,9 +152,10 @@ class Fleet:
     log_dir: Path
     lease_seconds: float = 2.0
     processes: list[ServiceProcess] = field(default_factory=list)
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     def env(self) -> dict[str, str]:
-        return {
+        return self.extra_env | {
             "AUCTION_DATABASE_URL": self.database_url,
             "AUCTION_LEASE_SECONDS": str(self.lease_seconds),
             "AUCTION_DB_POOL_MAX": "10",
