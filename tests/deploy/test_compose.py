@@ -119,3 +119,10 @@ def test_kafka_runs_in_kraft_mode():
     env = kafka["environment"]
     assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
     assert env["KAFKA_ADVERTISED_LISTENERS"] == "PLAINTEXT://kafka:9092"
+
+
+def test_auction_advertises_where_other_instances_forward_to(monkeypatch):
+    env = compose()["services"]["auction"]["environment"]
+    monkeypatch.setenv("AUCTION_ADVERTISED_URL", env["AUCTION_ADVERTISED_URL"])
+    monkeypatch.setenv("AUCTION_HOST", "0.0.0.0")
+    assert _service_settings("auction").own_url() == "http://auction:8002"
