@@ -102,7 +102,8 @@ def build_app(
             await migrate(conn, spec.migrations)
         topics = produced_topics(common) + consumed_topics(spec, common)
         await ensure_topics(common.kafka_bootstrap_servers,
-                            topics + [dlq_topic(t) for t in topics], common.topic_partitions)
+                            topics + [dlq_topic(t) for t in topics], common.topic_partitions,
+                            common.topic_replication)
         runtime.producer = new_producer(common.kafka_bootstrap_servers)
         await runtime.producer.start()
         runtime.relay = OutboxRelay(

@@ -22,6 +22,10 @@ class CommonSettings(BaseSettings):
     )
     topic_prefix: str = "techex"
     topic_partitions: int = 4
+    topic_replication: int = Field(
+        default=1, ge=1,
+        description="Replication factor of the topics a service creates when they are missing "
+                    "(1 for the embedded single broker; 3 on a real cluster).")
     region: str = Field(default="230000", description="GB/T 2260 code this deployment serves")
     jwt_secret: str = "techex-local-development-secret-change-me"
     jwt_public_key: str | None = None

@@ -303,7 +303,12 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parser().parse_args(argv)
+    p = parser()
+    args, unknown = p.parse_known_args(argv)
+    if unknown and args.command != "test":
+        p.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if unknown:  # pytest's own options before the first path: `techex test -q -x tests/e2e`
+        args.pytest_args = unknown + args.pytest_args
     try:
         sys.exit(args.func(args))
     except StackError as exc:

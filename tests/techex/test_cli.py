@@ -65,3 +65,22 @@ def test_clock_refuses_what_is_not_a_duration(capsys):
     with pytest.raises(SystemExit):
         cli.main(["clock", "advance", "soon"])
     assert "not a duration" in capsys.readouterr().err
+
+
+def test_test_passes_pytest_options_given_before_the_paths(monkeypatch):
+    from techex import cli
+
+    seen = []
+    monkeypatch.setattr(cli, "cmd_test", lambda args: seen.append(args.pytest_args) or 0)
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["test", "-q", "-x", "tests/e2e", "-k", "auction"])
+    assert exited.value.code == 0
+    assert seen == [["-q", "-x", "tests/e2e", "-k", "auction"]]
+
+
+def test_other_commands_still_refuse_unknown_options(capsys):
+    from techex import cli
+
+    with pytest.raises(SystemExit):
+        cli.main(["clock", "show", "--bogus"])
+    assert "unrecognized arguments: --bogus" in capsys.readouterr().err
