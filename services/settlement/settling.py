@@ -333,18 +333,20 @@ async def _default(conn: asyncpg.Connection, books: Books, d: asyncpg.Record,
         postings.append(tx.refund(f"{key}:refund", buyer_id=d["buyer_id"],
                                   amount_fen=d["paid_fen"]))
     out = Outcome()
-    if d["deposit_fen"]:
+    forfeited = 0
+    if d["deposit_id"]:  # the whole deposit is forfeited
+        forfeited = (await store.deposit(conn, d["deposit_id"]))["amount_fen"]
         beneficiary = seller(d["seller_id"]) if books.forfeit_to == "seller" else FEE_INCOME
         postings.append(tx.deposit_forfeited(
             f"{key}:deposit-forfeited", lot_id=str(d["procedure_id"]), bidder_id=d["buyer_id"],
-            amount_fen=d["deposit_fen"], beneficiary=beneficiary))
+            amount_fen=forfeited, beneficiary=beneficiary))
         if books.forfeit_to == "seller":  # the compensation is paid on to the seller
             postings.append(tx.payout(f"{key}:forfeit-payout", to=beneficiary,
-                                      amount_fen=d["deposit_fen"]))
+                                      amount_fen=forfeited))
         await store.settle_deposit(conn, d["deposit_id"], "forfeited", now)
         out.events.append(DepositForfeited(
             deposit_id=d["deposit_id"], procedure_id=d["procedure_id"], bidder_id=d["buyer_id"],
-            amount_fen=d["deposit_fen"], region=d["region"], deal_id=deal_id,
+            amount_fen=forfeited, region=d["region"], deal_id=deal_id,
             beneficiary=beneficiary.id, forfeited_at=now))
     await ledger_store.post(conn, postings, now, deal_id)
     await store.close_deal(conn, deal_id, "defaulted", now)
@@ -352,7 +354,7 @@ async def _default(conn: asyncpg.Connection, books: Books, d: asyncpg.Record,
     await cancel(conn, DEFAULT, str(deal_id))
     out.events.append(DealDefaulted(
         deal_id=deal_id, procedure_id=d["procedure_id"], listing_id=d["listing_id"],
-        region=d["region"], buyer_id=d["buyer_id"], forfeited_fen=d["deposit_fen"],
+        region=d["region"], buyer_id=d["buyer_id"], forfeited_fen=forfeited,
         due_at=due_at, defaulted_at=now))
     return out
 
@@ -367,6 +369,11 @@ async def _complete(conn: asyncpg.Connection, books: Books, deal_id: uuid.UUID) 
     if d["deposit_fen"]:
         postings.append(tx.deposit_applied(f"{key}:deposit-applied", lot_id=str(d["procedure_id"]),
                                            buyer_id=d["buyer_id"], amount_fen=d["deposit_fen"]))
+        held = (await store.deposit(conn, d["deposit_id"]))["amount_fen"]
+        if held > d["deposit_fen"]:  # a deposit larger than all the buyer owed: the rest back
+            postings.append(tx.deposit_released(
+                f"deposit:{d['deposit_id']}:excess-released", lot_id=str(d["procedure_id"]),
+                bidder_id=d["buyer_id"], amount_fen=held - d["deposit_fen"]))
         await store.settle_deposit(conn, d["deposit_id"], "applied", now)
         out.events.append(DepositApplied(
             deposit_id=d["deposit_id"], procedure_id=d["procedure_id"], bidder_id=d["buyer_id"],

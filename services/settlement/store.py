@@ -41,6 +41,11 @@ async def deposit_of(db: Db, procedure_id: uuid.UUID, bidder_id: str, *, lock: b
         + (" FOR UPDATE" if lock else ""), procedure_id, bidder_id)
 
 
+async def deposit(db: Db, deposit_id: uuid.UUID) -> asyncpg.Record | None:
+    return await db.fetchrow(f"SELECT {_DEPOSIT} FROM deposits WHERE deposit_id = $1",
+                             deposit_id)
+
+
 async def insert_deposit(conn: asyncpg.Connection, deposit_id: uuid.UUID, reg: asyncpg.Record,
                          reference: str | None, at: datetime) -> asyncpg.Record | None:
     """The new deposit, or None if one for this bidder and procedure exists already."""
