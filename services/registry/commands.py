@@ -38,6 +38,7 @@ from shared.events.registry import (
     ContractRefused,
     RefusalReason,
 )
+from shared.idempotency import run_once
 from shared.problems import ValidationFailed, not_found
 from shared.service import Runtime
 
@@ -138,26 +139,32 @@ def _seller_region(principal: Principal, terms: ContractTerms) -> str:
     return region
 
 
-async def file_contract(runtime: Runtime, principal: Principal, data: dict[str, Any]
-                        ) -> uuid.UUID:
-    """File a contract signed outside the exchange (no deal); oral contracts are refused."""
+async def file_contract(runtime: Runtime, principal: Principal, data: dict[str, Any],
+                        idempotency_key: str | None = None) -> uuid.UUID:
+    """File a contract signed outside the exchange (no deal); oral contracts are refused.
+    A retry with the same ``Idempotency-Key`` gets the contract the first attempt filed."""
     terms = parse_terms(data)
     region = _seller_region(principal, terms)
     now = runtime.clock.now()
     contract_id = uuid.uuid4()
     async with runtime.unit_of_work(region) as uow:
-        await repository.insert_contract(
-            uow.conn, contract_id=contract_id, deal_id=None, listing_id=None,
-            seller_id=principal.subject, region=region, status="filed", terms=_dump(terms),
-            at=now)
-        filing_id, events = await _file(runtime, uow.conn, contract_id=contract_id,
-                                        kind="original", region=region, terms=terms,
-                                        current=terms, reason="", actor=principal.subject,
-                                        now=now)
-        if terms.form is ContractForm.ORAL:
-            events.append(await _refuse_oral(uow.conn, contract_id, filing_id, region, now))
-        uow.publish(*events)
-    return contract_id
+        async def command() -> tuple[int, Any]:
+            await repository.insert_contract(
+                uow.conn, contract_id=contract_id, deal_id=None, listing_id=None,
+                seller_id=principal.subject, region=region, status="filed",
+                terms=_dump(terms), at=now)
+            filing_id, events = await _file(runtime, uow.conn, contract_id=contract_id,
+                                            kind="original", region=region, terms=terms,
+                                            current=terms, reason="", actor=principal.subject,
+                                            now=now)
+            if terms.form is ContractForm.ORAL:
+                events.append(await _refuse_oral(uow.conn, contract_id, filing_id, region, now))
+            uow.publish(*events)
+            return 201, {"id": str(contract_id)}
+
+        _, body = await run_once(uow.conn, f"registry:file:{principal.subject}",
+                                 idempotency_key, data, command)
+    return uuid.UUID(body["id"])
 
 
 async def submit(runtime: Runtime, principal: Principal, contract_id: uuid.UUID,

@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
@@ -17,6 +17,7 @@ from services.registry.domain.tax import tax_flags
 from services.registry.domain.terms import ContractTerms
 from shared.auth import Principal, Role, authorize_region, require
 from shared.events.registry import RefusalReason
+from shared.idempotency import HEADER
 from shared.problems import PROBLEM_RESPONSES, not_found
 from shared.service import runtime_of
 
@@ -128,11 +129,14 @@ async def drafts(request: Request, principal: Seller) -> list[ContractView]:
 
 
 @router.post("/contracts", status_code=201, response_model=ContractView)
-async def file_contract(terms: ContractTerms, request: Request,
-                        principal: Seller) -> JSONResponse:
+async def file_contract(
+    terms: ContractTerms, request: Request, principal: Seller,
+    idempotency_key: Annotated[str | None, Header(alias=HEADER, max_length=200)] = None,
+) -> JSONResponse:
     """File a contract signed outside the exchange at a registrar of the seller's region."""
     runtime = runtime_of(request)
-    contract_id = await commands.file_contract(runtime, principal, terms.model_dump(mode="json"))
+    contract_id = await commands.file_contract(runtime, principal, terms.model_dump(mode="json"),
+                                               idempotency_key)
     body = await view(runtime.pool, contract_id)
     return JSONResponse(body.model_dump(mode="json"), status_code=201,
                         headers={"Location": f"/contracts/{contract_id}"})

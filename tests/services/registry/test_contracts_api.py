@@ -187,3 +187,16 @@ async def test_contracts_are_read_by_their_seller_and_their_region_only(registry
     assert (await registry.get(path, headers=other_seller)).status_code == 404
     fujian = bearer(common, Role.REGULATOR, "350000", "fj-kjt")
     assert (await registry.get(path, headers=fujian)).status_code == 403
+
+
+async def test_a_retried_filing_with_its_idempotency_key_files_once(registry):
+    headers = registry.seller | {"Idempotency-Key": "contract-2026-0042"}
+    first = await registry.post("/contracts", json=terms(), headers=headers)
+    again = await registry.post("/contracts", json=terms(), headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert first.json()["id"] == again.json()["id"]
+    other = await registry.post("/contracts", json=terms(tech=1), headers=headers)
+    assert other.status_code == 422
+    assert other.json()["type"] == "urn:techex:problem:idempotency-key-reused"
+    assert await fetchval(registry.db, "SELECT count(*) FROM contracts") == 1
+    assert await outbox_types(registry.db) == ["cn.techex.contract.filed.v1"]
