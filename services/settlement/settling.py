@@ -312,7 +312,10 @@ async def check_default(conn: asyncpg.Connection, books: Books, deal_id: uuid.UU
         return Outcome()
     now = books.clock.now()
     inst = await _first_unpaid(conn, deal_id, d["paid_fen"])
-    if inst is None or inst["due_at"] + books.grace > now:
+    if inst is None:
+        return Outcome()
+    if inst["due_at"] + books.grace > now:  # caught up on one instalment, a later one is due
+        await schedule(conn, DEFAULT, str(deal_id), inst["due_at"] + books.grace)
         return Outcome()
     return await _default(conn, books, d, inst["due_at"])
 

@@ -137,6 +137,16 @@ async def test_instalments_set_by_an_operator_before_the_first_receipt(settlemen
     elsewhere = await client.put(f"/deals/{deal.deal_id}/schedule", json={"instalments": plan},
                                  headers=operator(common, "210200"))
     assert elsewhere.status_code == 403
+    # the parties see the deal; another buyer does not
+    mine = await client.get(f"/deals/{deal.deal_id}",
+                            headers=bearer(common, Role.BUYER, "230100", "longjiang-coatings"))
+    assert mine.status_code == 200 and mine.json()["paid_fen"] == 20_000_000
+    seller = await client.get(f"/deals/{deal.deal_id}",
+                              headers=bearer(common, Role.SELLER, "230100", "hit-university"))
+    assert seller.status_code == 200
+    stranger = await client.get(f"/deals/{deal.deal_id}",
+                                headers=bearer(common, Role.BUYER, "230100", "dalian-marine"))
+    assert stranger.status_code == 403
 
 
 async def test_a_seller_split_configured_above_the_floor(settlement, common):

@@ -111,3 +111,29 @@ class TestConfiguredOtherwise:
         clock.advance(timedelta(days=2))
         await scheduler.fire_due()
         assert await outbox_events(client.db, "cn.techex.deal.defaulted.v1") == []
+
+
+async def test_a_later_instalment_left_unpaid_still_defaults(settlement, common, clock):
+    client = settlement
+    scheduler = client.runtime.extras["scheduler"]
+    _, deal = await _deal(client, common)
+    due = PRICE + FEE - DEPOSIT
+    plan = [{"due_at": (NOW + timedelta(days=10)).isoformat(), "amount_fen": 1_000_000},
+            {"due_at": (NOW + timedelta(days=12)).isoformat(), "amount_fen": due - 1_000_000}]
+    r = await client.put(f"/deals/{deal.deal_id}/schedule", json={"instalments": plan},
+                         headers=operator(common))
+    assert r.status_code == 200, r.text
+    clock.advance(timedelta(days=10))
+    await scheduler.fire_due()  # the first instalment is overdue
+    clock.advance(timedelta(days=2, hours=1))
+    paid = await client.post(f"/deals/{deal.deal_id}/payments", json={"amount_fen": 1_000_000},
+                             headers=operator(common))  # it is paid, but the second is due now
+    assert paid.json()["status"] == "open"
+    clock.advance(timedelta(hours=23))
+    await scheduler.fire_due()  # the first grace ends: not a default, the second's is later
+    assert await outbox_events(client.db, "cn.techex.deal.defaulted.v1") == []
+    clock.advance(timedelta(days=2))
+    await scheduler.fire_due()
+    [defaulted] = await outbox_events(client.db, "cn.techex.deal.defaulted.v1")
+    assert defaulted["due_at"].startswith((NOW + timedelta(days=12)).date().isoformat())
+    assert (await balances(client, common)).get("buyer:longjiang-coatings") == 0
