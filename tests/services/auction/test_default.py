@@ -3,6 +3,7 @@ reason "winner-defaulted", AuctionFailed is published once, and the lot can be r
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import timedelta
 
@@ -80,7 +81,6 @@ async def test_a_defaulted_winner_fails_the_auction_once_and_it_can_be_reauction
     failures = await _rows(client.db, "SELECT payload FROM outbox WHERE type = $1",
                            "cn.techex.auction.failed.v1")
     assert len(failures) == 1
-    import json
     payload = json.loads(failures[0]["payload"])
     assert (payload["reason"], payload["procedure_id"], payload["listing_id"]) == (
         "winner-defaulted", auction_id, str(row["listing_id"]))

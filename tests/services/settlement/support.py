@@ -3,6 +3,7 @@ tokens, and the ledger read back from the database."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 
@@ -85,7 +86,6 @@ async def outbox_types(db: str) -> list[str]:
 
 
 async def outbox_events(db: str, ce_type: str) -> list[dict]:
-    import json
     conn = await asyncpg.connect(db)
     try:
         return [json.loads(r["payload"]) for r in await conn.fetch(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 
+import asyncpg
 import pytest
 
 from services.settlement import metrics
@@ -169,7 +170,6 @@ async def test_overpayment_and_unknown_deals_are_refused(settlement, common):
 
 
 async def _deadlines(db: str) -> list[tuple]:
-    import asyncpg
     conn = await asyncpg.connect(db)
     try:
         return [tuple(r) for r in await conn.fetch(

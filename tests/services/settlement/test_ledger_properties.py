@@ -13,6 +13,7 @@ import asyncio
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -25,10 +26,12 @@ from services.settlement.config import SettlementSettings
 from services.settlement.domain.ledger import Account, Ledger, Line, Posting
 from shared.clock import ManualClock
 from shared.db import migrate
+from shared.events.procedures import DealConcluded
 from shared.problems import Problem
+from techex.stack.stack import create_database
 from tests.services.settlement.support import NOW, registered
 
-MIGRATIONS = settling.__file__.rsplit("/", 1)[0] + "/migrations"
+MIGRATIONS = Path(settling.__file__).parent / "migrations"
 BIDDERS = ("a-co", "b-co", "c-co")
 
 amounts = st.integers(min_value=1, max_value=50_000_000)
@@ -45,8 +48,6 @@ steps = st.lists(st.one_of(
 @pytest.fixture(scope="module")
 def ledger_db(stack):
     """One migrated database for all examples (each example uses fresh procedure ids)."""
-    from techex.stack.stack import create_database
-
     name = f"t_{uuid.uuid4().hex[:12]}"
     admin_url = stack.admin_database_url()
 
@@ -58,8 +59,7 @@ def ledger_db(stack):
             await admin.close()
         conn = await asyncpg.connect(admin_url.rsplit("/", 1)[0] + "/" + name)
         try:
-            from pathlib import Path
-            await migrate(conn, Path(MIGRATIONS))
+            await migrate(conn, MIGRATIONS)
         finally:
             await conn.close()
 
@@ -126,8 +126,7 @@ async def _run(url: str, ops: list[tuple]) -> set[str]:
         await conn.close()
 
 
-def _deal(proc, winner, price, clock):
-    from shared.events.procedures import DealConcluded
+def _deal(proc, winner, price, clock) -> DealConcluded:
     return DealConcluded(deal_id=uuid.uuid5(proc, "deal"), procedure_id=proc,
                          listing_id=uuid.uuid4(), route="auction", region="230102",
                          seller_id="hit-university", buyer_id=winner, price_fen=price,
