@@ -62,9 +62,12 @@ WINNER_DEFAULTED = "winner-defaulted"
 
 # The procedure a defaulted deal came from, whichever route it took: closed (or concluded) →
 # failed, once. Auctions and listing trades keep the reason; a re-auction then starts from it.
+# An auction's writer may still hold it in memory as closed: the new epoch makes it lose its
+# lease at the next renewal, and whoever reads it next loads it from these rows.
 _FAIL_DEFAULTED = """
 WITH a AS (
-    UPDATE auctions SET status = 'failed', failure = $2, closed_at = $3
+    UPDATE auctions SET status = 'failed', failure = $2, closed_at = $3,
+                        owner_epoch = owner_epoch + 1  -- fences out a writer holding it closed
     WHERE id = $1 AND status = 'closed' RETURNING listing_id, region),
 t AS (
     UPDATE listing_trades SET status = 'failed', failure = $2, closed_at = $3

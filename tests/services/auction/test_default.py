@@ -85,6 +85,11 @@ async def test_a_defaulted_winner_fails_the_auction_once_and_it_can_be_reauction
     assert (payload["reason"], payload["procedure_id"], payload["listing_id"]) == (
         "winner-defaulted", auction_id, str(row["listing_id"]))
 
+    # the writer that held the closed auction loses it; read again, the auction is failed
+    await client.runtime.extras["engine"].renew_leases()
+    shown = await client.get(f"/auctions/{auction_id}", headers=buyer)
+    assert shown.json()["status"] == "failed"
+
     again = await client.post(
         f"/auctions/{auction_id}/reauction",
         json={"start_price_fen": 900_000, "starts_at": (clock.now() + timedelta(days=8))
