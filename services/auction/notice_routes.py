@@ -25,6 +25,7 @@ from pydantic import BaseModel, Field
 
 from services.auction import procedures_store as store
 from services.auction import repository
+from services.auction.domain.deals import deal_id_for
 from services.auction.domain.notice import (
     MIN_NOTICE_DAYS,
     BuyerRelation,
@@ -105,6 +106,7 @@ class NoticeOut(BaseModel):
     days: int
     ends_at: datetime
     closed_at: datetime | None
+    deal_id: uuid.UUID | None = Field(default=None, description="once the deal stands")
     pending_objections: int
     objections: list[ObjectionOut]
 
@@ -119,6 +121,7 @@ class NoticeOut(BaseModel):
             buyer_flagged=t.buyer_relation is not BuyerRelation.NONE,
             published_at=t.published_at, days=t.days, ends_at=n.ends_at,
             closed_at=n.closed_at, pending_objections=len(n.pending),
+            deal_id=deal_id_for(n.id) if n.status is NoticeStatus.CONCLUDED else None,
             objections=[ObjectionOut(id=o.id, grounds=o.grounds, filed_at=o.filed_at,
                                      outcome=o.outcome.value if o.outcome else None,
                                      reason=o.reason, resolved_at=o.resolved_at)

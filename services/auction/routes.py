@@ -15,6 +15,7 @@ from sse_starlette.sse import EventSourceResponse
 
 from services.auction import repository, store
 from services.auction.domain.auction import Auction, AuctionTerms
+from services.auction.domain.deals import deal_id_for
 from services.auction.engine import CLOSE_DEADLINE, BidAnswer, BidEngine, bid, proxy, register
 from services.auction.procedures_store import lock_listing
 from shared.auth import Principal, Role, authorize_region, require
@@ -63,6 +64,8 @@ class AuctionOut(BaseModel):
     bid_count: int
     winner_id: str | None = None
     hammer_price_fen: int | None = None
+    deal_id: uuid.UUID | None = Field(default=None, description=(
+        "the deal a close with a winner concluded: its settlement and contract go by it"))
 
     @classmethod
     def of(cls, a: Auction, now: datetime) -> AuctionOut:
@@ -73,7 +76,8 @@ class AuctionOut(BaseModel):
             deposit_fen=a.terms.deposit_fen, has_reserve=a.terms.reserve_fen is not None,
             starts_at=a.terms.starts_at, ends_at=a.ends_at, status=a.status_at(now).value,
             high_bid_fen=high.amount_fen if high else None, bid_count=a.ladder.count,
-            winner_id=a.winner_id, hammer_price_fen=a.hammer_price_fen)
+            winner_id=a.winner_id, hammer_price_fen=a.hammer_price_fen,
+            deal_id=deal_id_for(a.id) if a.winner_id else None)
 
 
 class BidIn(BaseModel):

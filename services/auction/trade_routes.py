@@ -30,6 +30,7 @@ from pydantic import BaseModel, Field
 
 from services.auction import procedures_store as store
 from services.auction import repository
+from services.auction.domain.deals import deal_id_for
 from services.auction.domain.errors import RegistrationRefused
 from services.auction.domain.listing_trade import (
     MIN_EXTENSION_WORKING_DAYS,
@@ -111,6 +112,7 @@ class ListingTradeOut(BaseModel):
     closed_at: datetime | None = None
     winner_id: str | None = None
     price_fen: int | None = None
+    deal_id: uuid.UUID | None = None
 
     @classmethod
     def of(cls, t: ListingTrade) -> ListingTradeOut:
@@ -134,7 +136,8 @@ class ListingTradeOut(BaseModel):
             bids=[PublicBid(sequence=b.sequence, amount_fen=b.amount_fen, at=b.at)
                   for b in t.bids],
             failure=t.failure.value if t.failure else None, closed_at=t.closed_at,
-            winner_id=t.winner_id, price_fen=t.price_fen)
+            winner_id=t.winner_id, price_fen=t.price_fen,
+            deal_id=deal_id_for(t.id) if t.winner_id else None)
 
 
 class RegistrationOut(BaseModel):

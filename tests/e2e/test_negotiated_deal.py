@@ -62,3 +62,9 @@ async def test_a_notice_with_one_dismissed_objection_ends_in_a_deal(exchange: Ex
 
     listing = await ex.call("listing", "GET", f"/achievements/{lid}", seller)
     assert listing["status"] == "in_transaction"
+
+    # The deal is settled on the agreed price; a negotiated deal holds no deposit.
+    deal = await ex.until("settlement", f"/deals/{concluded['deal_id']}", operator,
+                          lambda d: True, "the deal to reach the settlement service")
+    assert (deal["route"], deal["buyer_id"], deal["price_fen"], deal["deposit_fen"]) == (
+        "negotiated", "longjiang-coatings", PRICE, 0)
