@@ -24,7 +24,7 @@ from services.settlement.books import Books
 from services.settlement.config import SettlementSettings
 from services.settlement.settling import DEFAULT, OVERDUE, RELEASE, Outcome
 from shared.auth import Principal, Role, require
-from shared.clock import Clock, SystemClock
+from shared.clock import Clock, clock_from
 from shared.problems import PROBLEM_RESPONSES, not_found
 from shared.scheduler import Deadline, Scheduler
 from shared.service import Runtime, ServiceSpec, build_app, runtime_of
@@ -84,7 +84,8 @@ def create_app(
     clock: Clock | None = None,
 ) -> FastAPI:
     settings = settings or SettlementSettings()
-    clock = clock or SystemClock()
+    common = common or CommonSettings()
+    clock = clock or clock_from(common.clock_shift_file)  # what build_app would choose
     books = Books.from_settings(settings, clock)
 
     async def start(runtime: Runtime) -> None:

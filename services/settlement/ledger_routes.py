@@ -32,7 +32,7 @@ async def trial_balance(request: Request, _: Overseer) -> dict[str, Any]:
                           "credit_fen": r["credit_fen"],
                           "balance_fen": r["debit_fen"] - r["credit_fen"]} for r in rows],
             "total_debit_fen": debit, "total_credit_fen": credit,
-            "difference_fen": debit - credit}
+            "difference_fen": debit - credit, "balanced": debit == credit}
 
 
 @router.get("/ledger/accounts/{account}/statement")

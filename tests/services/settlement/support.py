@@ -98,5 +98,5 @@ async def balances(client, common) -> dict[str, int]:
     r = await client.get("/ledger/trial-balance", headers=operator(common))
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["difference_fen"] == 0
+    assert body["difference_fen"] == 0 and body["balanced"] is True
     return {a["account"]: a["balance_fen"] for a in body["accounts"]}
