@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from shared.auth import Role
-from tests.support.exchange import Exchange, wait_for
+from tests.support.exchange import Exchange
 from tests.support.listing import achievement
 
 pytestmark = pytest.mark.timeout(300)
@@ -42,12 +42,7 @@ async def test_one_qualified_buyer_makes_the_deal_at_the_listed_price(exchange: 
     tid = trade["id"]
     await ex.call("auction", "POST", f"/listing-trades/{tid}/registrations", buyer, expect=201)
 
-    async def confirm():
-        r = await ex.client.post(ex.url("settlement", "/deposits"), headers=operator,
-                                 json={"procedure_id": tid, "bidder_id": BUYER,
-                                       "amount_fen": DEPOSIT})
-        return r.json() if r.status_code == 201 else None
-    await wait_for(confirm, "the settlement service to know the registration")
+    await ex.confirm_deposit(operator, tid, BUYER, DEPOSIT)
 
     # The period ends in working days; the buyer has qualified by then.
     period_end = datetime.fromisoformat(trade["period_ends_at"])
