@@ -13,7 +13,8 @@ from pydantic import ValidationError
 from services.settlement import bank, settling, store
 from services.settlement.config import SettlementSettings
 from services.settlement.problems import UnknownDeal
-from services.settlement.routes import books_of, deposit_json
+from services.settlement.routes import books_of
+from services.settlement.schemas import DepositOut
 from shared.problems import PROBLEM_RESPONSES, ValidationFailed
 from shared.service import runtime_of
 
@@ -70,7 +71,8 @@ async def bank_callback(request: Request) -> dict[str, Any]:
         if cb.kind == "deposit":
             row, fresh, out = await settling.confirm_deposit(
                 uow.conn, books, cb.procedure_id, cb.bidder_id, cb.amount_fen, cb.reference)
-            result = {"kind": "deposit", **deposit_json(row), "already_confirmed": not fresh}
+            result = {"kind": "deposit",
+                      **DepositOut.of(row, already_confirmed=not fresh).model_dump(mode="json")}
         else:
             out = await settling.record_payment(uow.conn, books, cb.deal_id, cb.amount_fen,
                                                 "bank", cb.reference)

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
 
@@ -18,6 +18,7 @@ from services.settlement import settling, store
 from services.settlement.books import Books
 from services.settlement.domain.errors import InvalidSplit
 from services.settlement.problems import UnknownDeal
+from services.settlement.schemas import DealOut, DepositOut, ReceiptOut, SplitOut
 from shared.auth import Principal, Role, authorize_region, require
 from shared.idempotency import HEADER, run_once
 from shared.problems import PROBLEM_RESPONSES, forbidden
@@ -49,18 +50,10 @@ class DepositIn(BaseModel):
     bank_reference: str | None = Field(default=None, min_length=1, max_length=100)
 
 
-def deposit_json(row: asyncpg.Record) -> dict[str, Any]:
-    return {"deposit_id": str(row["deposit_id"]), "procedure_id": str(row["procedure_id"]),
-            "bidder_id": row["bidder_id"], "amount_fen": row["amount_fen"],
-            "region": row["region"], "status": row["status"],
-            "bank_reference": row["bank_reference"],
-            "confirmed_at": row["confirmed_at"].isoformat(),
-            "deal_id": str(row["deal_id"]) if row["deal_id"] else None}
-
-
-@router.post("/deposits", status_code=201)
-async def confirm_deposit(body: DepositIn, request: Request, operator: Operator
-                          ) -> JSONResponse:
+@router.post("/deposits", status_code=201, response_model=DepositOut,
+             responses={200: {"model": DepositOut, "description": "already confirmed"}})
+async def confirm_deposit(body: DepositIn, request: Request, response: Response,
+                          operator: Operator) -> DepositOut:
     """Record a bidder's deposit as paid (保证金到账); the bidder qualifies. Confirming the
     same deposit again answers 200 with ``already_confirmed`` and posts nothing."""
     runtime = runtime_of(request)
@@ -73,13 +66,14 @@ async def confirm_deposit(body: DepositIn, request: Request, operator: Operator
             uow.conn, books_of(request), body.procedure_id, body.bidder_id, body.amount_fen,
             body.bank_reference)
         uow.publish(*out.events)
-    return JSONResponse({**deposit_json(row), "already_confirmed": not fresh},
-                        status_code=201 if fresh else 200)
+    if not fresh:
+        response.status_code = 200
+    return DepositOut.of(row, already_confirmed=not fresh)
 
 
-@router.get("/deposits")
+@router.get("/deposits", response_model=list[DepositOut])
 async def list_deposits(request: Request, principal: Viewer,
-                        procedure_id: Annotated[uuid.UUID, Query()]) -> list[dict[str, Any]]:
+                        procedure_id: Annotated[uuid.UUID, Query()]) -> list[DepositOut]:
     """The deposits of a procedure: all of them for operators and regulators of its region,
     one's own for a bidder."""
     own = None if _oversees(principal) else principal.subject
@@ -87,7 +81,7 @@ async def list_deposits(request: Request, principal: Viewer,
     for row in rows:
         if own is None:
             authorize_region(principal, row["region"])
-    return [deposit_json(r) for r in rows]
+    return [DepositOut.of(r) for r in rows]
 
 
 # -- deals -----------------------------------------------------------------------------------------
@@ -103,30 +97,13 @@ async def _visible_deal(request: Request, principal: Principal, deal_id: uuid.UU
     return d
 
 
-@router.get("/deals/{deal_id}")
-async def get_deal(deal_id: uuid.UUID, request: Request, principal: Viewer) -> dict[str, Any]:
+@router.get("/deals/{deal_id}", response_model=DealOut)
+async def get_deal(deal_id: uuid.UUID, request: Request, principal: Viewer) -> DealOut:
     """The deal's settlement: fees, deposit, schedule, receipts and what is outstanding."""
     d = await _visible_deal(request, principal, deal_id)
     pool = runtime_of(request).pool
-    return {
-        "deal_id": str(d["deal_id"]), "procedure_id": str(d["procedure_id"]),
-        "listing_id": str(d["listing_id"]), "route": d["route"], "region": d["region"],
-        "seller_id": d["seller_id"], "buyer_id": d["buyer_id"], "price_fen": d["price_fen"],
-        "buyer_fee_fen": d["buyer_fee_fen"], "seller_fee_fen": d["seller_fee_fen"],
-        "deposit_fen": d["deposit_fen"], "paid_fen": d["paid_fen"],
-        "outstanding_fen": d["outstanding_fen"], "status": d["status"],
-        "overdue_since": d["overdue_since"].isoformat() if d["overdue_since"] else None,
-        "concluded_at": d["concluded_at"].isoformat(),
-        "completed_at": d["completed_at"].isoformat() if d["completed_at"] else None,
-        "defaulted_at": d["defaulted_at"].isoformat() if d["defaulted_at"] else None,
-        "instalments": [{"n": i["n"], "due_at": i["due_at"].isoformat(),
-                         "amount_fen": i["amount_fen"]}
-                        for i in await store.instalments(pool, deal_id)],
-        "payments": [{"payment_id": str(p["payment_id"]), "amount_fen": p["amount_fen"],
-                      "source": p["source"], "reference": p["reference"],
-                      "received_at": p["received_at"].isoformat()}
-                     for p in await store.payments(pool, deal_id)],
-    }
+    return DealOut.of(d, await store.instalments(pool, deal_id),
+                      await store.payments(pool, deal_id))
 
 
 class InstalmentIn(BaseModel):
@@ -151,9 +128,9 @@ async def _operated_deal(request: Request, operator: Principal, deal_id: uuid.UU
     return d
 
 
-@router.put("/deals/{deal_id}/schedule")
+@router.put("/deals/{deal_id}/schedule", response_model=DealOut)
 async def set_schedule(deal_id: uuid.UUID, body: ScheduleIn, request: Request,
-                       operator: Operator) -> dict[str, Any]:
+                       operator: Operator) -> DealOut:
     """Set instalments (before the first receipt); they must add up to what is outstanding."""
     d = await _operated_deal(request, operator, deal_id)
     async with runtime_of(request).unit_of_work(d["region"]) as uow:
@@ -171,7 +148,7 @@ class PaymentIn(BaseModel):
     reference: str | None = Field(default=None, min_length=1, max_length=100)
 
 
-@router.post("/deals/{deal_id}/payments", status_code=201)
+@router.post("/deals/{deal_id}/payments", status_code=201, response_model=ReceiptOut)
 async def record_payment(
     deal_id: uuid.UUID, body: PaymentIn, request: Request, operator: Operator,
     idempotency_key: Annotated[str | None, Header(alias=HEADER, max_length=200)] = None,
@@ -203,9 +180,9 @@ class SplitIn(BaseModel):
                                     description="the inventor team's share of the net")
 
 
-@router.put("/sellers/{seller_id}/split")
+@router.put("/sellers/{seller_id}/split", response_model=SplitOut)
 async def set_split(seller_id: str, body: SplitIn, request: Request, operator: Operator
-                    ) -> dict[str, Any]:
+                    ) -> SplitOut:
     """Configure a seller's income split; never below the exchange's floor (default 70 %)."""
     books = books_of(request)
     if body.inventor_share < books.min_inventor_share:
@@ -217,15 +194,15 @@ async def set_split(seller_id: str, body: SplitIn, request: Request, operator: O
     async with runtime.pool.acquire() as conn:
         await store.set_inventor_share(conn, seller_id, body.inventor_share, operator.subject,
                                        runtime.clock.now())
-    return {"seller_id": seller_id, "inventor_share": str(body.inventor_share)}
+    return SplitOut(seller_id=seller_id, inventor_share=str(body.inventor_share))
 
 
-@router.get("/sellers/{seller_id}/split")
-async def get_split(seller_id: str, request: Request, principal: Viewer) -> dict[str, Any]:
+@router.get("/sellers/{seller_id}/split", response_model=SplitOut)
+async def get_split(seller_id: str, request: Request, principal: Viewer) -> SplitOut:
     if not _oversees(principal) and principal.subject != seller_id:
         raise forbidden("A seller sees its own split only.")
     share = await store.inventor_share(runtime_of(request).pool, seller_id)
-    return {"seller_id": seller_id,
-            "inventor_share": str(share if share is not None
-                                  else books_of(request).default_inventor_share),
-            "configured": share is not None}
+    return SplitOut(seller_id=seller_id,
+                    inventor_share=str(share if share is not None
+                                       else books_of(request).default_inventor_share),
+                    configured=share is not None)

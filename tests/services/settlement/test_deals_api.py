@@ -39,7 +39,8 @@ async def test_a_deal_from_deposits_to_completion(settlement, common, clock):
     d = r.json()
     assert (d["buyer_fee_fen"], d["seller_fee_fen"], d["deposit_fen"]) == (FEE, FEE, DEPOSIT)
     assert d["outstanding_fen"] == PRICE + FEE - DEPOSIT
-    assert d["instalments"] == [{"n": 1, "due_at": (NOW + timedelta(days=15)).isoformat(),
+    assert d["instalments"] == [{"n": 1, "due_at": (NOW + timedelta(days=15)).isoformat()
+                                 .replace("+00:00", "Z"),
                                  "amount_fen": PRICE + FEE - DEPOSIT}]
 
     # the loser's deposit is released 24 h after the deal, by its durable deadline

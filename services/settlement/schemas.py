@@ -1,0 +1,89 @@
+"""What the settlement API answers (request bodies live with their routes)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+import asyncpg
+from pydantic import BaseModel
+
+
+class DepositOut(BaseModel):
+    deposit_id: uuid.UUID
+    procedure_id: uuid.UUID
+    bidder_id: str
+    amount_fen: int
+    region: str
+    status: Literal["held", "applied", "released", "forfeited"]
+    bank_reference: str | None
+    confirmed_at: datetime
+    deal_id: uuid.UUID | None
+    already_confirmed: bool | None = None
+
+    @classmethod
+    def of(cls, row: asyncpg.Record, already_confirmed: bool | None = None) -> DepositOut:
+        return cls(**{k: row[k] for k in cls.model_fields if k != "already_confirmed"},
+                   already_confirmed=already_confirmed)
+
+
+class InstalmentOut(BaseModel):
+    n: int
+    due_at: datetime
+    amount_fen: int
+
+
+class PaymentOut(BaseModel):
+    payment_id: uuid.UUID
+    amount_fen: int
+    source: Literal["operator", "bank"]
+    reference: str | None
+    received_at: datetime
+
+
+class DealOut(BaseModel):
+    deal_id: uuid.UUID
+    procedure_id: uuid.UUID
+    listing_id: uuid.UUID
+    route: Literal["auction", "listing", "negotiated"]
+    region: str
+    seller_id: str
+    buyer_id: str
+    price_fen: int
+    buyer_fee_fen: int
+    seller_fee_fen: int
+    deposit_fen: int
+    paid_fen: int
+    outstanding_fen: int
+    status: Literal["open", "completed", "defaulted"]
+    overdue_since: datetime | None
+    concluded_at: datetime
+    completed_at: datetime | None
+    defaulted_at: datetime | None
+    instalments: list[InstalmentOut]
+    payments: list[PaymentOut]
+
+    @classmethod
+    def of(cls, row: asyncpg.Record, instalments: list[asyncpg.Record],
+           payments: list[asyncpg.Record]) -> DealOut:
+        return cls(**{k: row[k] for k in cls.model_fields
+                      if k not in ("instalments", "payments")},
+                   instalments=[InstalmentOut(**{k: i[k] for k in InstalmentOut.model_fields})
+                                for i in instalments],
+                   payments=[PaymentOut(**dict(p)) for p in payments])
+
+
+class ReceiptOut(BaseModel):
+    payment_id: uuid.UUID
+    deal_id: uuid.UUID
+    amount_fen: int
+    paid_fen: int
+    outstanding_fen: int
+    status: Literal["open", "completed"]
+
+
+class SplitOut(BaseModel):
+    seller_id: str
+    inventor_share: str
+    configured: bool = True
