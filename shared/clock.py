@@ -35,6 +35,10 @@ class ManualClock:
         return self._now
 
 
+SHIFT_RECHECK = 0.05
+"""How stale a process's view of a shift file may be, in seconds."""
+
+
 class ShiftedClock:
     """The system clock moved forward by an offset kept in a file — a simulation clock.
 
@@ -46,7 +50,7 @@ class ShiftedClock:
     stays cheap on the bidding path. A missing or empty file means no shift.
     """
 
-    def __init__(self, path: Path, recheck: float = 0.05) -> None:
+    def __init__(self, path: Path, recheck: float = SHIFT_RECHECK) -> None:
         self.path = path
         self.recheck = recheck
         self._offset = timedelta(0)

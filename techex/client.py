@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from shared.auth import Role, mint_token
-from shared.clock import advance_shift, read_shift
+from shared.clock import SHIFT_RECHECK, advance_shift, read_shift
 from shared.settings import CommonSettings
 
 
@@ -56,9 +56,11 @@ class ExchangeClient:
         return datetime.now(UTC) + shift
 
     def advance(self, delta: timedelta) -> None:
+        """Move the services' clock forward; returns once every process sees the new time."""
         if self.clock_file is None:
             raise RuntimeError("these services run on the system clock")
         advance_shift(self.clock_file, max(delta, timedelta(0)))
+        time.sleep(2 * SHIFT_RECHECK)
 
     def advance_to(self, at: datetime) -> None:
         self.advance(at - self.now())
