@@ -242,6 +242,43 @@ def cmd_seed(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Seed the running exchange and simulate a trading day on it (see techex.demo)."""
+    from services.listing.seed import seed_listing
+    from shared.settings import CommonSettings
+    from techex.client import ExchangeClient
+    from techex.demo import Demo
+    from techex.stack.prometheus import PORTS
+
+    stack = Stack("dev")
+    ports = {s: service_port(s) for s in SERVICES}
+    for service, port in ports.items():
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=3):
+                pass
+        except OSError:
+            print(f"techex demo: the {service} service does not answer on port {port}; "
+                  "start the exchange with `bin/techex up` first.", file=sys.stderr)
+            return 2
+
+    async def day() -> None:
+        api = ExchangeClient(ports, CommonSettings(), clock_file(stack))
+        try:
+            print("Loading the listing seed (five provinces)…", flush=True)
+            counts = await seed_listing(stack.database_url("listing"), now=api.now())
+            print("  " + ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())))
+            demo = Demo(api, say=lambda line: print(line, flush=True))
+            await demo.run(auctions=args.auctions)
+            await demo.summary()
+        finally:
+            await api.aclose()
+
+    run_sync(day())
+    print(f"\nWatch it: Prometheus http://127.0.0.1:{PORTS['dev']}/graph "
+          "(Grafana: deploy/grafana, see deploy/README.md)")
+    return 0
+
+
 def cmd_test(args: argparse.Namespace) -> int:
     from techex.stack.prometheus import ensure_prometheus
 
@@ -295,6 +332,11 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("seed", help="load realistic sample achievements, demands and interests")
     s.add_argument("--keep-stack", action="store_true")
     s.set_defaults(func=cmd_seed)
+
+    s = sub.add_parser("demo", help="seed the running exchange and simulate a trading day")
+    s.add_argument("--auctions", type=int, default=4, choices=range(1, 6), metavar="1-5",
+                   help="auctions to run, one per province (default 4)")
+    s.set_defaults(func=cmd_demo)
 
     s = sub.add_parser("test", help="run the test suite (starts its own stack)")
     s.add_argument("pytest_args", nargs=argparse.REMAINDER)
