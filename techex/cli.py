@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -178,23 +179,37 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def clock_file(stack: Stack) -> Path:
-    """The simulation clock's shift file of a profile's services (see shared.clock)."""
-    return stack.home / "clock-shift"
+    """The simulation clock's shift file of a profile's services (see shared.clock): the one
+    ``TECHEX_CLOCK_SHIFT_FILE`` names, else the profile's own."""
+    named = os.environ.get("TECHEX_CLOCK_SHIFT_FILE")
+    return Path(named) if named else stack.home / "clock-shift"
 
 
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)([dhms])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def duration(text: str) -> timedelta:
-    """``90s``, ``15m``, ``2h``, ``7d`` (or a plain number of seconds)."""
-    unit = text[-1:].lower()
+    """``90s``, ``15m``, ``2h``, ``7d``, ``1d2h30m`` (or a plain number of seconds)."""
     try:
-        if unit in _UNITS:
-            return timedelta(seconds=float(text[:-1]) * _UNITS[unit])
         return timedelta(seconds=float(text))
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"not a duration: {text!r} (e.g. 90s, 15m, 2h, 7d)") from None
+        pass
+    parts = _DURATION.findall(text.lower())
+    if not parts or "".join(n + u for n, u in parts) != text.lower():
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (e.g. 90s, 15m, 2h, 7d)")
+    return timedelta(seconds=sum(float(n) * _UNITS[u] for n, u in parts))
+
+
+def instant(text: str) -> datetime:
+    """An ISO 8601 instant with its offset (``2026-12-01T02:00:00Z``)."""
+    try:
+        at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        at = None
+    if at is None or at.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"not an instant with an offset: {text!r}")
+    return at
 
 
 def cmd_clock(args: argparse.Namespace) -> int:
@@ -202,7 +217,21 @@ def cmd_clock(args: argparse.Namespace) -> int:
     from shared.clock import advance_shift, read_shift
 
     path = clock_file(Stack(args.profile))
-    offset = advance_shift(path, args.by) if args.clock_command == "advance" else read_shift(path)
+    now = datetime.now(UTC) + read_shift(path)
+    if args.clock_command == "now":
+        print((now + args.plus).isoformat(timespec="seconds").replace("+00:00", "Z"))
+        return 0
+    if args.clock_command == "advance":
+        if (args.by is None) == (args.to is None):
+            print("techex clock advance: give a duration or --to INSTANT", file=sys.stderr)
+            return 2
+        by = args.by if args.by is not None else args.to - args.before - now
+        if by < timedelta(0):
+            print(f"techex clock advance: the clock is already past that ({now.isoformat()})",
+                  file=sys.stderr)
+            return 2
+        advance_shift(path, by)
+    offset = read_shift(path)
     now = datetime.now(UTC) + offset
     print(f"shifted by {offset}; the services' now is {now.isoformat(timespec='seconds')}")
     return 0
@@ -311,8 +340,13 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--profile", default="dev", choices=["dev", "test"])
     clock = s.add_subparsers(dest="clock_command", required=True)
     clock.add_parser("show", help="the current shift and the services' now")
-    c = clock.add_parser("advance", help="move the clock forward, e.g. 7d, 36h, 10m")
-    c.add_argument("by", type=duration)
+    c = clock.add_parser("now", help="the services' now as an ISO instant (for scripts)")
+    c.add_argument("--plus", type=duration, default=timedelta(0), help="e.g. 7d, 1d2h")
+    c = clock.add_parser("advance", help="move the clock forward: by 7d, 36h, 10m … or --to")
+    c.add_argument("by", type=duration, nargs="?")
+    c.add_argument("--to", type=instant, help="an ISO instant to move the clock to")
+    c.add_argument("--before", type=duration, default=timedelta(0),
+                   help="with --to: stop this long before it, e.g. 2m")
     s.set_defaults(func=cmd_clock)
 
     s = sub.add_parser("token", help="mint a local bearer token for the embedded default")

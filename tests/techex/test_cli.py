@@ -84,3 +84,28 @@ def test_other_commands_still_refuse_unknown_options(capsys):
     with pytest.raises(SystemExit):
         cli.main(["clock", "show", "--bogus"])
     assert "unrecognized arguments: --bogus" in capsys.readouterr().err
+
+
+def test_clock_advance_to_an_instant_stops_the_given_time_before_it(tmp_path, monkeypatch,
+                                                                    capsys):
+    from datetime import UTC, datetime
+
+    from shared.clock import read_shift
+    from techex import cli
+
+    monkeypatch.setenv("TECHEX_CLOCK_SHIFT_FILE", str(tmp_path / "shift"))
+    target = datetime.now(UTC) + timedelta(days=8)
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["clock", "advance", "--to", target.isoformat(), "--before", "2m"])
+    assert exited.value.code == 0
+    landed = datetime.now(UTC) + read_shift(tmp_path / "shift")
+    assert abs(landed - (target - timedelta(minutes=2))) < timedelta(seconds=5)
+
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["clock", "advance", "--to", "2020-01-01T00:00:00Z"])
+    assert exited.value.code == 2  # the clock never goes back
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        cli.main(["clock", "now", "--plus", "1d2h"])
+    printed = datetime.fromisoformat(capsys.readouterr().out.strip().replace("Z", "+00:00"))
+    assert abs(printed - landed - timedelta(days=1, hours=2)) < timedelta(seconds=5)

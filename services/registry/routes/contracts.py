@@ -122,10 +122,13 @@ def _may_read(principal: Principal, contract: ContractView) -> None:
 
 
 @router.get("/drafts", response_model=list[ContractView])
-async def drafts(request: Request, principal: Seller) -> list[ContractView]:
+async def drafts(request: Request, principal: Seller,
+                 deal_id: Annotated[uuid.UUID | None, Query(description="one deal's")] = None
+                 ) -> list[ContractView]:
     """The seller's contract drafts, pre-filled from its settled deals."""
     pool = runtime_of(request).pool
-    return [await view(pool, r["id"]) for r in await repository.drafts_of(pool, principal.subject)]
+    rows = await repository.drafts_of(pool, principal.subject)
+    return [await view(pool, r["id"]) for r in rows if deal_id in (None, r["deal_id"])]
 
 
 @router.post("/contracts", status_code=201, response_model=ContractView)
