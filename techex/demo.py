@@ -22,11 +22,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from services.listing.seed_terms import PARTIES, PartyRow
 from shared.auth import Role
 from techex.client import CallFailed, ExchangeClient
 
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 PROVINCES = ("230000", "130000", "120000", "210000", "350000")
 TRANSFERABLE = ("patent_invention", "patent_utility", "patent_application", "trade_secret")
 ENTERPRISES = tuple(p for p in PARTIES if p.kind == "enterprise")
@@ -59,8 +61,8 @@ class Demo:
         return self.api.as_(Role.BUYER, party.region, party.slug)
 
     def clock(self, what: str) -> None:
-        local = self.api.now().astimezone().strftime("%Y-%m-%d %H:%M")
-        self.say(f"\n[{local}] {what}")
+        local = self.api.now().astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+        self.say(f"\n[{local} Beijing time] {what}")
 
     # -- finding what to trade --------------------------------------------------------------
 
@@ -226,6 +228,15 @@ class Demo:
             d = await self.api.call("settlement", "GET", f"/deals/{deal.deal_id}", op)
         deal.settled = d["status"]
 
+    async def wait_default(self, deal: Deal) -> None:
+        op = self.operator(deal.listing["region"])
+        try:
+            d = await self.api.until("settlement", f"/deals/{deal.deal_id}", op,
+                                     lambda b: b["status"] != "open", "the default", timeout=20)
+        except TimeoutError:
+            return  # not due yet: it stays open
+        deal.settled = d["status"]
+
     async def register(self, deal: Deal) -> None:
         seller = BY_SLUG[deal.listing["seller_id"]]
         as_seller = self.api.as_(Role.SELLER, seller.region, seller.slug)
@@ -294,8 +305,18 @@ class Demo:
         self.clock("Settlement: buyers pay, sellers and inventor teams are paid out")
         concluded = [d for d in self.deals if d.deal_id]
         for i, d in enumerate(concluded):
+            # The last deal (the earliest concluded, when a listing trade ran) stays unpaid.
             await self.settle(d, pay=i < len(concluded) - 1 or len(concluded) == 1)
         self.api.advance(timedelta(hours=25))  # the losers' deposits are released
+        unpaid = [d for d in concluded if d.settled == "open"]
+        if unpaid:
+            self.api.advance(timedelta(days=4))
+            self.clock("Days later: an unpaid deal is past its due date and the grace period")
+        for d in unpaid:
+            await self.wait_default(d)
+            if d.settled == "defaulted":
+                self.say(f"  {d.buyer.name if d.buyer else '?'} did not pay for "
+                         f"{d.listing['title']}: deposit forfeited, the lot is offered again")
 
         self.clock("Registration: sellers file their contracts, registrars register them")
         for d in concluded:

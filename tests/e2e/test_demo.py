@@ -24,9 +24,13 @@ async def test_the_demo_trades_settles_and_registers_on_a_real_exchange(exchange
     assert routes.count("auction") == 2 and "negotiated" in routes and "listing" in routes
     concluded = [d for d in deals if d.deal_id]
     assert {d.route for d in concluded} == {"auction", "negotiated", "listing"}
-    # All but one deal are paid, settled and registered; one payment stays outstanding.
+    # All but one deal are paid, settled and registered; the unpaid one (the listing trade,
+    # concluded first) is in default by the end of the day.
     settled = [d for d in concluded if d.settled == "completed"]
     assert len(settled) == len(concluded) - 1
+    [unpaid] = [d for d in concluded if d.settled != "completed"]
+    assert (unpaid.route, unpaid.settled) == ("listing", "defaulted")
+    assert any("did not pay" in line for line in lines)
     assert all(len(d.registration) == 16 for d in settled)
     assert any("last-minute bid" in line for line in lines)
     assert sum(n for n, _ in turnover.values()) == len(settled)
