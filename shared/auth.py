@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
@@ -263,13 +263,30 @@ async def current_principal(
 ) -> Principal:
     """FastAPI dependency: the principal of the request's bearer token, or a 401 problem."""
     if credentials is None:
-        if request.headers.get("Authorization"):
-            raise Unauthorized(
-                "The Authorization header must use the Bearer scheme.", error="invalid_request"
-            )
-        raise Unauthorized("A bearer token is required.", error=None)
+        _missing_bearer(request.headers.get("Authorization"))
     verifier: TokenVerifier = request.app.state.token_verifier
     return await verifier.verify_async(credentials.credentials)
+
+
+def _missing_bearer(header: str | None) -> NoReturn:
+    if header:
+        raise Unauthorized(
+            "The Authorization header must use the Bearer scheme.", error="invalid_request"
+        )
+    raise Unauthorized("A bearer token is required.", error=None)
+
+
+async def principal_with_role(request: Request, allowed: frozenset[Role]) -> Principal:
+    """What ``Depends(require(...))`` gives, without FastAPI's dependency resolution: for a
+    hot path served by a plain route (the same token rules, answers and problems)."""
+    header = request.headers.get("Authorization")
+    scheme, _, token = (header or "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        _missing_bearer(header)
+    verifier: TokenVerifier = request.app.state.token_verifier
+    principal = await verifier.verify_async(token)
+    _check_role(principal, allowed)
+    return principal
 
 
 def _roles(roles: tuple[Role | str, ...]) -> frozenset[Role]:

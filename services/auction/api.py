@@ -13,7 +13,7 @@ import asyncpg
 from fastapi import FastAPI
 from prometheus_client import Gauge
 
-from services.auction import listings, notice_routes, routes, trade_routes
+from services.auction import bid_route, listings, notice_routes, routes, trade_routes
 from services.auction.config import AuctionSettings
 from services.auction.consumer import HANDLERS
 from services.auction.engine import CLOSE_DEADLINE, BidEngine, OwnedElsewhere, close
@@ -121,4 +121,5 @@ def create_app(
     )
     app = build_app(spec, settings, common, run_background=run_background, clock=clock)
     install_forwarding(app, forwarder)
+    bid_route.install(app)
     return app
