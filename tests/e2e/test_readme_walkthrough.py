@@ -42,7 +42,7 @@ async def test_the_readme_walkthrough_runs_as_written(exchange: Exchange, tmp_pa
     env = {**os.environ, "TECHEX_CLOCK_SHIFT_FILE": str(exchange.clock_file)}
     done = await asyncio.to_thread(
         subprocess.run, ["bash", "-euo", "pipefail", "-c", _for(exchange, script)],
-        cwd=REPO, env=env, capture_output=True,
+        cwd=tmp_path, env=env, capture_output=True,
         text=True, timeout=240)
     out = done.stdout
     assert done.returncode == 0, f"{done.stderr[-3000:]}\n---\n{out[-3000:]}"

@@ -35,6 +35,7 @@ from services.auction.domain.auction import Auction, AuctionRules, AuctionTerms
 from shared.db import migrate
 from shared.scheduler import schedule
 from shared.settings import CommonSettings
+from techex.client import eventually as poll
 
 REPO = Path(__file__).resolve().parents[2]
 MIGRATIONS = REPO / "services" / "auction" / "migrations"
@@ -256,14 +257,7 @@ async def auction_row(database_url: str, auction_id: uuid.UUID) -> asyncpg.Recor
 
 async def eventually(check: Callable[[], Awaitable[Any]], timeout: float, what: str) -> Any:
     """Poll ``check`` until it returns something truthy (returned), at most ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        await asyncio.sleep(0.2)
+    return await poll(check, what, timeout)
 
 
 # -- bidding over HTTP ---------------------------------------------------------------------------
