@@ -13,13 +13,14 @@ import asyncpg
 from fastapi import FastAPI
 from prometheus_client import Gauge
 
-from services.auction import bid_route, listings, notice_routes, routes, trade_routes
+from services.auction import bid_route, notice_routes, routes, trade_routes
 from services.auction.config import AuctionSettings
 from services.auction.consumer import HANDLERS
 from services.auction.engine import CLOSE_DEADLINE, BidEngine, OwnedElsewhere, close
 from services.auction.forwarding import Forwarder
 from services.auction.forwarding import install as install_forwarding
 from shared.clock import Clock
+from shared.known_listings import known_listings_router
 from shared.scheduler import Deadline, Scheduler, schedule
 from shared.service import Runtime, ServiceSpec, build_app
 from shared.settings import CommonSettings
@@ -113,7 +114,8 @@ def create_app(
             "Auctions, listing trades (挂牌) and negotiated deals with public notice."
         ),
         migrations=Path(__file__).parent / "migrations",
-        routers=[routes.router, listings.router, trade_routes.router, notice_routes.router],
+        routers=[routes.router, known_listings_router("auction"), trade_routes.router,
+                 notice_routes.router],
         handlers=HANDLERS,
         startup=(_start_engine,),
         background=(_keep_leases, _run_scheduler, _count_procedures),

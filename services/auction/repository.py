@@ -18,14 +18,6 @@ async def record_listing(conn: asyncpg.Connection, event: ListingCreated) -> Non
     )
 
 
-async def get_listing(pool: asyncpg.Pool, listing_id: uuid.UUID) -> asyncpg.Record | None:
-    return await pool.fetchrow(
-        "SELECT listing_id, title, region, seller_id, created_at, events_applied"
-        " FROM listings WHERE listing_id = $1",
-        listing_id,
-    )
-
-
 async def listing_published(conn: asyncpg.Connection, event) -> None:
     """Record a published listing (the listing may have been created before we subscribed)."""
     await conn.execute(

@@ -35,14 +35,6 @@ async def record_listing(conn: asyncpg.Connection, event: ListingCreated) -> Non
     )
 
 
-async def get_listing(pool: asyncpg.Pool, listing_id: uuid.UUID) -> asyncpg.Record | None:
-    return await pool.fetchrow(
-        "SELECT listing_id, title, region, seller_id, created_at, events_applied"
-        " FROM listings WHERE listing_id = $1",
-        listing_id,
-    )
-
-
 async def listing_for_draft(conn: asyncpg.Connection, listing_id: uuid.UUID | None
                             ) -> asyncpg.Record | None:
     if listing_id is None:

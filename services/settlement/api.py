@@ -3,56 +3,27 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from pathlib import Path
-from typing import Annotated
 
 import asyncpg
-from fastapi import APIRouter, Depends, FastAPI, Request
-from pydantic import BaseModel
+from fastapi import FastAPI
 
 from services.settlement import (
     bank_routes,
     consumer,
     ledger_routes,
     metrics,
-    repository,
     routes,
     settling,
 )
 from services.settlement.books import Books
 from services.settlement.config import SettlementSettings
 from services.settlement.settling import DEFAULT, OVERDUE, RELEASE, Outcome
-from shared.auth import Principal, Role, require
 from shared.clock import Clock, clock_from
-from shared.problems import PROBLEM_RESPONSES, not_found
+from shared.known_listings import known_listings_router
 from shared.scheduler import Deadline, Scheduler
-from shared.service import Runtime, ServiceSpec, build_app, runtime_of
+from shared.service import Runtime, ServiceSpec, build_app
 from shared.settings import CommonSettings
-
-router = APIRouter(tags=["listings"], responses=PROBLEM_RESPONSES)
-
-
-class KnownListing(BaseModel):
-    listing_id: uuid.UUID
-    title: str
-    region: str
-    seller_id: str
-    created_at: datetime
-    events_applied: int
-
-
-@router.get("/listings/{listing_id}", response_model=KnownListing)
-async def get_listing(
-    listing_id: uuid.UUID,
-    request: Request,
-    _: Annotated[Principal, Depends(require(*Role))],
-) -> KnownListing:
-    """A listing as this service learnt it from the listing service's events."""
-    row = await repository.get_listing(runtime_of(request).pool, listing_id)
-    if row is None:
-        raise not_found(f"No listing {listing_id} has reached the settlement service.")
-    return KnownListing(**dict(row))
 
 
 def deadline_handlers(books: Books):
@@ -108,7 +79,8 @@ def create_app(
             "Deposits, payments, fees, income split and subsidies on a double-entry ledger."
         ),
         migrations=Path(__file__).parent / "migrations",
-        routers=[router, routes.router, bank_routes.router, ledger_routes.router],
+        routers=[known_listings_router("settlement"), routes.router, bank_routes.router,
+                 ledger_routes.router],
         handlers=consumer.handlers(books),
         startup=(start,),
         background=(run_scheduler, keep_gauges),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 import asyncpg
 
 from shared.events.listing import ListingCreated
@@ -17,10 +15,3 @@ async def record_listing(conn: asyncpg.Connection, event: ListingCreated) -> Non
         event.listing_id, event.listing.title, event.region, event.seller_id, event.occurred_at,
     )
 
-
-async def get_listing(pool: asyncpg.Pool, listing_id: uuid.UUID) -> asyncpg.Record | None:
-    return await pool.fetchrow(
-        "SELECT listing_id, title, region, seller_id, created_at, events_applied"
-        " FROM listings WHERE listing_id = $1",
-        listing_id,
-    )
