@@ -101,8 +101,10 @@ class ConsumerRunner:
         )
         self.consumer = consumer
         consumer.subscribe(self.topics, listener=_Listener(self))
-        await consumer.start()
         try:
+            # Inside the try: a service stopped while the consumer is still joining its group
+            # must stop it too, or its fetcher and coordinator tasks outlive the service.
+            await consumer.start()
             while True:
                 batches = await consumer.getmany(timeout_ms=200, max_records=self.max_batch)
                 if not batches:

@@ -281,3 +281,24 @@ async def test_the_trace_of_the_writing_command_reaches_the_handler(database_url
         await _cancel(*tasks)
         await producer.stop()
         await pool.close()
+
+
+async def test_a_consumer_stopped_while_joining_its_group_leaves_nothing_running(
+        database_url, common):
+    pool = await prepare(database_url)
+    producer = await started_producer(common)
+    await topics_for(common)
+    try:
+        before = set(asyncio.all_tasks())
+        runner = runner_for(common, pool, producer, "early-stop")
+        task = asyncio.create_task(runner.run())
+        await asyncio.sleep(0)  # the task is now inside consumer.start(), connecting
+        await _cancel(task)
+        await asyncio.sleep(0.5)
+        leftovers = [t for t in asyncio.all_tasks() - before
+                     if not t.done() and "aiokafka" in repr(t.get_coro())]
+        assert not leftovers, leftovers
+        assert runner.consumer is None
+    finally:
+        await producer.stop()
+        await pool.close()

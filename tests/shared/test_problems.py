@@ -213,7 +213,7 @@ async def test_unhandled_errors_are_logged_but_not_leaked(
     assert "postgres" not in response.text
     assert "Traceback" not in response.text
     assert body["trace_id"] == trace_id_of(response.headers["traceparent"])
-    (record,) = caplog.records
+    (record,) = [r for r in caplog.records if r.name == "shared.problems"]
     assert record.exc_info is not None
     assert "/boom" in record.getMessage()
 
