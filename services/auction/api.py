@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from prometheus_client import Gauge
 
 from services.auction import bid_route, notice_routes, routes, trade_routes
+from services.auction.calendar_file import load_calendar_file
 from services.auction.config import AuctionSettings
 from services.auction.consumer import HANDLERS
 from services.auction.engine import CLOSE_DEADLINE, BidEngine, OwnedElsewhere, close
@@ -33,6 +34,9 @@ CLOSE_RECHECK = timedelta(seconds=1)
 
 async def _start_engine(runtime: Runtime) -> None:
     settings: AuctionSettings = runtime.settings  # type: ignore[assignment]
+    if settings.calendar_file:
+        years = load_calendar_file(settings.calendar_file)
+        log.info("working-day calendars of %s read from %s", years, settings.calendar_file)
     engine = BidEngine(runtime.pool, runtime.outbox, runtime.clock, url=settings.own_url(),
                        lease=timedelta(seconds=settings.lease_seconds),
                        max_batch=settings.max_batch)

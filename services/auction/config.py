@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -12,6 +14,9 @@ class AuctionSettings(ServiceSettings):
     """How long a process owns an auction without renewing; a takeover waits this long."""
     max_batch: int = 1024
     """Most bids written in one transaction."""
+    calendar_file: Path | None = None
+    """Official working-day calendars of years the chinesecalendar package does not know yet
+    (see services/auction/calendar_file.py)."""
     advertised_url: str | None = None
     """Where the other auction-service processes reach this one, e.g. ``http://10.0.3.7:8002``
     (in Kubernetes, the pod's IP). A request for an auction that another process writes is

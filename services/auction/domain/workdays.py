@@ -6,12 +6,15 @@ working day ends, i.e. at the following midnight in Shanghai. Deadlines are retu
 instants and are exclusive: an action at that instant is already too late.
 
 The calendar comes from the ``chinesecalendar`` package, which only knows the years the State
-Council has published (each autumn for the next year). Outside them :class:`CalendarNotCovered`
-is raised rather than guessing from weekdays; upgrade the package when a new year is published.
+Council has published (each autumn for the next year). A year it does not know yet can be added
+from the State Council's notice with :func:`publish_year` (the auction service reads such years
+from its ``AUCTION_CALENDAR_FILE``). Outside the known years :class:`CalendarNotCovered` is
+raised rather than guessing from weekdays.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
@@ -25,9 +28,11 @@ __all__ = [
     "CALENDAR_YEARS",
     "SHANGHAI",
     "add_working_days",
+    "covered_years",
     "end_of_day",
     "is_working_day",
     "local_date",
+    "publish_year",
     "working_period_end",
 ]
 
@@ -38,15 +43,41 @@ CALENDAR_YEARS: Final = range(
 
 _DAY: Final = timedelta(days=1)
 
+_published: dict[int, tuple[frozenset[date], frozenset[date]]] = {}
+"""Years added by :func:`publish_year`: (holidays, adjusted working weekend days)."""
+
+
+def publish_year(year: int, holidays: Iterable[date], workdays: Iterable[date]) -> None:
+    """Add (or replace) a year's official calendar as the State Council's notice gives it: the
+    public-holiday days off (weekdays among them) and the weekend days worked instead (调休)."""
+    days = frozenset(holidays), frozenset(workdays)
+    stray = sorted(d.isoformat() for d in days[0] | days[1] if d.year != year)
+    if stray:
+        raise ValueError(f"days outside {year}: {', '.join(stray)}")
+    if days[0] & days[1]:
+        raise ValueError("a day cannot be both a holiday and a working day")
+    if any(d.weekday() < 5 for d in days[1]):
+        raise ValueError("adjusted working days are weekend days")
+    _published[year] = days
+
+
+def covered_years() -> list[int]:
+    """Every year whose official calendar is known here."""
+    return sorted(set(CALENDAR_YEARS) | set(_published))
+
 
 def is_working_day(day: date) -> bool:
     """Whether ``day`` is an official working day (adjusted weekends count, holidays do not)."""
+    if day.year in _published:
+        holidays, workdays = _published[day.year]
+        return day in workdays or (day.weekday() < 5 and day not in holidays)
     if day.year not in CALENDAR_YEARS:
+        years = covered_years()
         raise CalendarNotCovered(
-            f"The official working-day calendar is known for {CALENDAR_YEARS.start}–"
-            f"{CALENDAR_YEARS.stop - 1} only, not for {day.isoformat()}; upgrade the "
-            "chinesecalendar package once the State Council has published that year.",
-            day=day.isoformat(), covered=[CALENDAR_YEARS.start, CALENDAR_YEARS.stop - 1])
+            f"The official working-day calendar is known for {years[0]}–{years[-1]} only, not "
+            f"for {day.isoformat()}; add that year (AUCTION_CALENDAR_FILE) or upgrade the "
+            "chinesecalendar package once the State Council has published it.",
+            day=day.isoformat(), covered=[years[0], years[-1]])
     return bool(chinese_calendar.is_workday(day))
 
 

@@ -389,3 +389,34 @@ async def test_bad_requests_get_problems_and_change_nothing(service, common, clo
         "auction.announced", "auction.listing_terms_published"]
     rows = await _sql(client.db, "SELECT kind FROM deadlines WHERE key = $1", trade_id)
     assert [r["kind"] for r in rows] == [PERIOD_END]
+
+
+async def test_a_period_into_a_year_the_package_does_not_know_needs_its_calendar_file(
+        new_database, common, tmp_path):
+    from services.auction.domain import workdays
+
+    year = workdays.CALENDAR_YEARS.stop  # the first year chinesecalendar does not know
+    late = ManualClock(datetime(year - 1, 12, 21, 2, 0, tzinfo=UTC))
+    operator = bearer(common, Role.OPERATOR, "230100")
+
+    async with _service(await new_database(), common, late) as client:
+        listing_id = await _published_listing(client.db)
+        refused = await client.post("/listing-trades", json=_terms(listing_id), headers=operator)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["type"] == "urn:techex:problem:working-calendar-not-covered"
+
+    notice = tmp_path / "calendar.json"
+    notice.write_text(json.dumps({str(year): {"holidays": [f"{year}-01-01"], "workdays": []}}))
+    saved = dict(workdays._published)
+    try:
+        app = create_app(AuctionSettings(database_url=await new_database(), calendar_file=notice),
+                         common, run_background=False, clock=late)
+        async with running(app) as client:
+            client.db = app.state.runtime.settings.database_url
+            listing_id = await _published_listing(client.db)
+            r = await client.post("/listing-trades", json=_terms(listing_id), headers=operator)
+            assert r.status_code == 201, r.text
+            assert datetime.fromisoformat(r.json()["period_ends_at"]).year == year
+    finally:
+        workdays._published.clear()
+        workdays._published.update(saved)

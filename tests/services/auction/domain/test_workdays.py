@@ -93,3 +93,49 @@ def test_years_without_published_data_raise_instead_of_guessing() -> None:
         is_working_day(date(CALENDAR_YEARS.start - 1, 6, 1))
     with pytest.raises(ValueError):
         add_working_days(date(2026, 3, 2), -1)
+
+
+@pytest.fixture
+def next_year():
+    """The first year the package does not know, published here for one test."""
+    from services.auction.domain import workdays
+
+    saved = dict(workdays._published)
+    yield CALENDAR_YEARS.stop
+    workdays._published.clear()
+    workdays._published.update(saved)
+
+
+def _first(year: int, month: int, wanted) -> date:
+    return next(d for d in (date(year, month, n) for n in range(1, 8)) if wanted(d))
+
+
+def test_a_year_published_from_the_notice_extends_the_calendar(next_year) -> None:
+    from services.auction.domain.workdays import covered_years, publish_year
+
+    new_year = date(next_year, 1, 1)
+    saturday = _first(next_year, 2, lambda d: d.weekday() == 5)
+    weekday = _first(next_year, 3, lambda d: d.weekday() < 5)
+    publish_year(next_year, holidays=[new_year, weekday], workdays=[saturday])
+    assert next_year in covered_years()
+    assert is_working_day(saturday) is True          # an adjusted working weekend
+    assert is_working_day(weekday) is False          # a holiday on a weekday
+    assert is_working_day(saturday + timedelta(days=1)) is False  # an ordinary Sunday
+    # A period announced at the end of the known year now runs into the published one.
+    end = add_working_days(date(next_year - 1, 12, 28), 5)
+    assert end.year == next_year and is_working_day(end)
+    with pytest.raises(CalendarNotCovered):
+        is_working_day(date(next_year + 1, 3, 1))
+
+
+def test_a_notice_is_checked_before_it_is_published(next_year) -> None:
+    from services.auction.domain.workdays import covered_years, publish_year
+
+    sunday = _first(next_year, 2, lambda d: d.weekday() == 6)
+    monday = sunday + timedelta(days=1)
+    for holidays, workdays in (([date(next_year + 1, 1, 1)], []),  # another year's day
+                               ([sunday], [sunday]),                # both at once
+                               ([], [monday])):                     # a weekday "worked instead"
+        with pytest.raises(ValueError):
+            publish_year(next_year, holidays, workdays)
+    assert next_year not in covered_years()
