@@ -25,8 +25,10 @@ from techex.stack.process import StackError, ensure_port_free, port_open
 REPO = Path(__file__).resolve().parents[2]
 RULES_DIR = REPO / "deploy" / "prometheus" / "rules"
 HOST = "127.0.0.1"
-PORTS = {"dev": 19090, "test": 29090}
-"""Our instance's port per stack profile (the package's default 9090 is left alone)."""
+_OFFSET = int(os.environ.get("TECHEX_PORT_OFFSET", "0"))
+PORTS = {"dev": 19090 + _OFFSET, "test": 29090 + _OFFSET}
+"""Our instance's port per stack profile (the package's default 9090 is left alone), moved by
+``TECHEX_PORT_OFFSET`` like the stack's."""
 PACKAGE_PORT = 9090
 INSTALL_HINT = (
     "Install Debian's package as root: "

@@ -31,6 +31,14 @@ class Ports:
     controller: int
     postgres: int
 
+    def shifted(self, offset: int) -> Ports:
+        return Ports(self.kafka + offset, self.controller + offset, self.postgres + offset)
+
+
+def port_offset(env: Mapping[str, str] | None = None) -> int:
+    """``TECHEX_PORT_OFFSET`` moves every embedded port, so two checkouts can run side by side."""
+    return int((os.environ if env is None else env).get("TECHEX_PORT_OFFSET", "0"))
+
 
 PROFILES = {
     "dev": Ports(kafka=19092, controller=19093, postgres=15432),
@@ -72,7 +80,7 @@ class Stack:
     def __init__(self, profile: str = "dev", env: Mapping[str, str] | None = None) -> None:
         self.env = dict(os.environ if env is None else env)
         self.profile = profile
-        ports = PROFILES[profile]
+        ports = PROFILES[profile].shifted(port_offset(self.env))
         base = Path(self.env.get("TECHEX_HOME", REPO / ".techex"))
         self.home = base / profile
         self.settings = CommonSettings(
