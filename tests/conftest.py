@@ -12,7 +12,11 @@ import pytest
 
 from shared.kafka import delete_topics
 from shared.settings import CommonSettings
+from techex.stack.process import StackError
 from techex.stack.stack import Stack, create_database
+
+STACK_FAILED = 3
+"""pytest's exit code when the stack cannot start (that of an internal error)."""
 
 
 @pytest.fixture(scope="session")
@@ -20,7 +24,11 @@ def stack() -> Iterator[Stack]:
     """Kafka and PostgreSQL for the whole run: the embedded ones on the test ports, or the
     external ones named by KAFKA_BOOTSTRAP_SERVERS / TECHEX_DATABASE_ADMIN_URL."""
     s = Stack("test")
-    started = s.up(log=lambda msg: print(f"[stack] {msg}", flush=True))
+    try:
+        started = s.up(log=lambda msg: print(f"[stack] {msg}", flush=True))
+    except (StackError, TimeoutError, OSError) as exc:
+        # One clear message for the run, not the same error again for every test.
+        pytest.exit(f"the test stack cannot start: {exc}", returncode=STACK_FAILED)
     yield s
     if started and not os.environ.get("TECHEX_KEEP_STACK"):
         s.down()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 import pwd
 import shutil
@@ -13,6 +14,7 @@ from pathlib import Path
 from techex.stack.process import (
     StackError,
     ensure_port_free,
+    pid_alive,
     port_open,
     require_binary,
     wait_port,
@@ -20,6 +22,7 @@ from techex.stack.process import (
 
 HOST = "127.0.0.1"
 SUPERUSER = "techex"
+DEFAULT_CLUSTERS_ROOT = "/var/lib/techex/postgres"
 
 
 def _server_bin_dirs() -> tuple[Path, ...]:
@@ -39,42 +42,74 @@ def _binary(name: str) -> str:
     )
 
 
-def _run_as() -> list[str]:
-    """PostgreSQL refuses to run as root: run it as the `postgres` account then."""
+def _account_name() -> str:
+    return os.environ.get("TECHEX_PG_OS_USER", "postgres")
+
+
+def server_account() -> pwd.struct_passwd | None:
+    """The account PostgreSQL runs as when techex runs as root (it refuses root); None when
+    techex is not root and the server runs as techex's own user."""
     if os.geteuid() != 0:
-        return []
-    account = os.environ.get("TECHEX_PG_OS_USER", "postgres")
+        return None
     try:
-        pwd.getpwnam(account)
+        return pwd.getpwnam(_account_name())
     except KeyError as exc:
         raise StackError(
-            f"PostgreSQL cannot run as root and there is no `{account}` account to run it as. "
-            "Create one (`useradd --system postgres`) or set TECHEX_PG_OS_USER."
+            f"PostgreSQL cannot run as root and there is no `{_account_name()}` account to run "
+            "it as. Create one (`useradd --system postgres`) or set TECHEX_PG_OS_USER."
         ) from exc
+
+
+def _run_as() -> list[str]:
+    if server_account() is None:
+        return []
     runuser = shutil.which("runuser")
     if not runuser:
         raise StackError("`runuser` (util-linux) is needed to start PostgreSQL as a non-root user.")
-    return [runuser, "-u", account, "--"]
+    return [runuser, "-u", _account_name(), "--"]
 
 
-def _give_to_server_user(path: Path) -> None:
-    if os.geteuid() == 0:
-        account = pwd.getpwnam(os.environ.get("TECHEX_PG_OS_USER", "postgres"))
-        os.chown(path, account.pw_uid, account.pw_gid)
+def clusters_root() -> Path:
+    """Where clusters run by another account live: outside any checkout, so a checkout in a
+    directory that account cannot enter (``mktemp -d``, ``/root``) works all the same."""
+    return Path(os.environ.get("TECHEX_PG_CLUSTERS", DEFAULT_CLUSTERS_ROOT))
+
+
+def cluster_key(home: Path) -> str:
+    """A cluster's directory name under :func:`clusters_root`: the profile and a digest of the
+    checkout's stack home, short enough for the socket path (≤ 107 bytes)."""
+    resolved = str(Path(home).resolve())
+    return f"{Path(resolved).name}-{hashlib.sha256(resolved.encode()).hexdigest()[:12]}"
 
 
 @dataclass
 class EmbeddedPostgres:
+    """One cluster per stack home (checkout and profile).
+
+    Run as techex's own user, it lives in ``<home>/pg-data``. Run as another account (techex is
+    root), it lives in ``<clusters_root>/<key>/``, owned by that account, with its log and
+    socket; a file ``checkout`` there names the home it belongs to.
+    """
+
     home: Path
     port: int
 
     @property
+    def base(self) -> Path | None:
+        """The cluster's own directory outside the checkout; None when it is in the checkout."""
+        if os.geteuid() != 0 or (self.home / "pg-data" / "PG_VERSION").exists():
+            return None  # our own user's, or a cluster made in the checkout by an earlier version
+        return clusters_root() / cluster_key(self.home)
+
+    @property
     def data_dir(self) -> Path:
-        return self.home / "pg-data"
+        base = self.base
+        return base / "data" if base else self.home / "pg-data"
 
     @property
     def log_file(self) -> Path:
-        return self.home / "logs" / "postgres.log"
+        base = self.base
+        return base / "postgres.log" if base else self.home / "logs" / "postgres.log"
 
     def url(self, database: str) -> str:
         return f"postgresql://{SUPERUSER}@{HOST}:{self.port}/{database}"
@@ -83,10 +118,35 @@ class EmbeddedPostgres:
         pidfile = self.data_dir / "postmaster.pid"
         return pidfile.exists() and port_open(HOST, self.port)
 
-    def _init(self) -> None:
+    def _prepare(self) -> None:
+        """The directories the server writes to, owned by the account it runs as."""
         self.home.mkdir(parents=True, exist_ok=True)
-        self.data_dir.mkdir(mode=0o700, exist_ok=True)
-        _give_to_server_user(self.data_dir)
+        account = server_account()
+        base = self.base
+        if base is None:
+            self.data_dir.mkdir(mode=0o700, exist_ok=True)
+            self.log_file.parent.mkdir(parents=True, exist_ok=True)
+            self.log_file.touch()
+            if account:
+                for path in (self.data_dir, self.log_file):
+                    os.chown(path, account.pw_uid, account.pw_gid)
+            return
+        assert account is not None
+        _make_dirs(base.parent, mode=0o755)
+        base.mkdir(mode=0o700, exist_ok=True)
+        os.chown(base, account.pw_uid, account.pw_gid)
+        (base / "checkout").write_text(f"{self.home.resolve()}\n")
+        reach = subprocess.run([*_run_as(), "test", "-w", str(base), "-a", "-x", str(base)])
+        if reach.returncode != 0:
+            raise StackError(
+                f"PostgreSQL runs as `{account.pw_name}`, which cannot write to {base}. "
+                "Let it enter every directory on the way, or set TECHEX_PG_CLUSTERS to a "
+                "directory it can reach."
+            )
+
+    def _init(self) -> None:
+        if self.base is not None:
+            remove_orphaned_clusters(self.base.parent, keep=self.base)
         proc = subprocess.run(
             [*_run_as(), _binary("initdb"), "-D", str(self.data_dir), "-U", SUPERUSER,
              "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"],
@@ -114,12 +174,10 @@ class EmbeddedPostgres:
             return False
         pg_ctl = _binary("pg_ctl")
         ensure_port_free(HOST, self.port, "PostgreSQL")
+        self._prepare()
         if not (self.data_dir / "PG_VERSION").exists():
             log(f"Creating a PostgreSQL cluster in {self.data_dir}")
             self._init()
-        self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        self.log_file.touch()
-        _give_to_server_user(self.log_file)
         proc = subprocess.run(
             [*_run_as(), pg_ctl, "-D", str(self.data_dir), "-l", str(self.log_file), "-w",
              "-t", "60", "start"],
@@ -140,3 +198,40 @@ class EmbeddedPostgres:
             [*_run_as(), _binary("pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"],
             capture_output=True, text=True,
         )
+
+
+def _make_dirs(path: Path, mode: int) -> None:
+    """``mkdir -p`` whose new directories get ``mode`` whatever the umask."""
+    missing = []
+    while not path.exists():
+        missing.append(path)
+        path = path.parent
+    for directory in reversed(missing):
+        directory.mkdir(exist_ok=True)
+        os.chmod(directory, mode)
+
+
+def remove_orphaned_clusters(root: Path, keep: Path) -> list[Path]:
+    """Delete the clusters under ``root`` whose checkout is gone (a removed temporary clone)
+    and whose server does not run; returns them."""
+    removed: list[Path] = []
+    if not root.is_dir():
+        return removed
+    for cluster in sorted(root.iterdir()):
+        try:
+            home = Path((cluster / "checkout").read_text().strip())
+        except OSError:
+            continue  # not one of ours
+        if cluster == keep or home.exists() or _postmaster_alive(cluster / "data"):
+            continue
+        shutil.rmtree(cluster, ignore_errors=True)
+        removed.append(cluster)
+    return removed
+
+
+def _postmaster_alive(data_dir: Path) -> bool:
+    try:
+        pid = int((data_dir / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return False
+    return pid_alive(pid)

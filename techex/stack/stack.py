@@ -152,7 +152,8 @@ class Stack:
             out["kafka"] = f"external {self.bootstrap}"
         if self.postgres:
             state = "up" if self.postgres.running() else "down"
-            out["postgres"] = f"{state} 127.0.0.1:{self.postgres.port} (embedded)"
+            out["postgres"] = (f"{state} 127.0.0.1:{self.postgres.port} (embedded, "
+                               f"{self.postgres.data_dir})")
         for service in SERVICES:
             out[f"db.{service}"] = self.database_url(service)
         return out

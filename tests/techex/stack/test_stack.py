@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+
 import pytest
 
 from techex.stack import kafka, postgres
 from techex.stack.process import StackError
-from techex.stack.stack import SERVICES, Stack
+from techex.stack.stack import PROFILES, REPO, SERVICES, Stack
 
 
 def test_external_kafka_and_databases_skip_the_embedded_parts(tmp_path):
@@ -48,8 +53,6 @@ def test_missing_postgres_binaries_are_named(monkeypatch):
 
 
 def test_a_taken_port_is_reported_not_mistaken_for_our_broker(tmp_path):
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         s.listen()
@@ -57,3 +60,25 @@ def test_a_taken_port_is_reported_not_mistaken_for_our_broker(tmp_path):
         broker = kafka.EmbeddedKafka(tmp_path, port, port + 1)
         with pytest.raises(StackError, match="taken by another process"):
             broker.up(log=lambda _: None)
+
+
+@pytest.mark.timeout(120)
+def test_a_stack_that_cannot_start_stops_the_test_run_with_one_message(tmp_path):
+    """The session fixture ends the run at once (pytest.exit) with the stack's own error,
+    instead of every test erroring with it."""
+    with socket.socket() as taken:  # the port of the run's PostgreSQL is someone else's
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        env = {k: v for k, v in os.environ.items()
+               if not k.endswith("_DATABASE_URL") and k != "KAFKA_BOOTSTRAP_SERVERS"}
+        env["TECHEX_HOME"] = str(tmp_path / "home")
+        env["TECHEX_PORT_OFFSET"] = str(taken.getsockname()[1] - PROFILES["test"].postgres)
+        proc = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+             "tests/shared/test_db.py"],
+            cwd=REPO, env=env, capture_output=True, text=True, timeout=100)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 3, out
+    assert out.count("the test stack cannot start") == 1, out
+    assert "taken by another process" in out
+    assert " error" not in out and "passed" not in out, out
