@@ -68,7 +68,7 @@ async def consume(url: str, bootstrap: str, prefix: str) -> None:
 
     runner = ConsumerRunner(name="bench", bootstrap=bootstrap, pool=pool, producer=producer,
                             topics=[common.topic("listing")], handlers={ListingCreated: record},
-                            max_batch=1000)
+                            max_batch=1000, group_id=common.group("bench"))
     await runner.run()
 
 

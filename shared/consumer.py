@@ -78,8 +78,11 @@ class ConsumerRunner:
         retries: int = 3,
         backoff: float = 0.05,
         consumer_options: Mapping[str, object] | None = None,
+        group_id: str | None = None,
     ) -> None:
         self.name = name
+        self.group_id = group_id or name
+        """The Kafka consumer group; ``name`` stays the inbox's (and the metrics') consumer."""
         self.bootstrap = bootstrap
         self.pool = pool
         self.producer = producer
@@ -97,7 +100,7 @@ class ConsumerRunner:
     async def run(self) -> None:
         """Consume until cancelled."""
         consumer = new_consumer(
-            self.bootstrap, self.name, max_poll_records=self.max_batch, **self.consumer_options
+            self.bootstrap, self.group_id, max_poll_records=self.max_batch, **self.consumer_options
         )
         self.consumer = consumer
         consumer.subscribe(self.topics, listener=_Listener(self))

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 from aiokafka.partitioner import DefaultPartitioner, murmur2
 
 log = logging.getLogger(__name__)
@@ -74,49 +74,74 @@ def new_consumer(bootstrap: str, group_id: str, **overrides) -> AIOKafkaConsumer
     return AIOKafkaConsumer(**options)
 
 
-async def wait_until_ready(bootstrap: str, timeout: float = 60.0) -> None:
-    """Wait until the cluster answers metadata requests."""
+async def wait_until_ready(bootstrap: str, timeout: float = 60.0, brokers: int = 1) -> None:
+    """Wait until the cluster answers metadata requests with at least ``brokers`` brokers."""
     deadline = time.monotonic() + timeout
-    last: Exception | None = None
+    last: object = None
     while time.monotonic() < deadline:
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5_000)
         try:
             await admin.start()
-            await admin.list_topics()
-            return
+            up = len((await admin.describe_cluster())["brokers"])
+            if up >= brokers:
+                return
+            last = f"{up} of {brokers} brokers up"
         except (KafkaError, OSError) as exc:
-            last = exc
-            await asyncio.sleep(0.5)
+            last = repr(exc)
         finally:
             await admin.close()
-    raise TimeoutError(f"Kafka at {bootstrap} not ready after {timeout:.0f}s: {last!r}")
+        await asyncio.sleep(0.5)
+    raise TimeoutError(f"Kafka at {bootstrap} not ready after {timeout:.0f}s: {last}")
+
+
+def replication_for(brokers: int, wanted: int | None = None) -> tuple[int, int]:
+    """Replication factor and ``min.insync.replicas`` of the topics techex creates.
+
+    ``wanted`` (``TECHEX_TOPIC_REPLICATION``) or else 3 copies, fewer only on a cluster of
+    fewer brokers (one on the embedded single broker); two copies in sync once there are three,
+    so an acknowledged event survives the loss of a broker and writes go on while one is down.
+    """
+    factor = wanted or max(1, min(3, brokers))
+    return factor, 2 if factor >= 3 else 1
 
 
 async def ensure_topics(
-    bootstrap: str, topics: Iterable[str], partitions: int, replication: int = 1
+    bootstrap: str, topics: Iterable[str], partitions: int, replication: int | None = None
 ) -> list[str]:
-    """Create the topics that do not exist yet; returns the ones created."""
+    """Create the topics that do not exist yet (replicated as :func:`replication_for` says for
+    this cluster); returns the ones created. Existing topics are left as they are."""
     wanted = sorted(set(topics))
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15_000)
     await admin.start()
     try:
-        existing = set(await admin.list_topics())
-        missing = [t for t in wanted if t not in existing]
+        existing = await admin.describe_topics()
+        missing = [t for t in wanted if t not in {e["topic"] for e in existing}]
         if not missing:
             return []
-        try:
-            await admin.create_topics(
-                [NewTopic(t, num_partitions=partitions, replication_factor=replication)
-                 for t in missing]
-            )
-        except TopicAlreadyExistsError:
-            pass  # another process won the race
-        except KafkaConnectionError:
-            raise
+        factor, min_insync = replication_for(
+            await _broker_count(admin, existing), replication)
+        config = {"min.insync.replicas": str(min_insync)}
+        response = await admin.create_topics(
+            [NewTopic(t, num_partitions=partitions, replication_factor=factor,
+                      topic_configs=config) for t in missing]
+        )
+        for topic, code, *message in response.topic_errors:
+            error = for_code(code)
+            if code and error is not TopicAlreadyExistsError:  # another process won the race
+                raise error(f"creating topic {topic} (replication {factor}): "
+                            f"{message[0] if message else ''}")
         await _await_metadata(admin, missing)
         return missing
     finally:
         await admin.close()
+
+
+async def _broker_count(admin: AIOKafkaAdminClient, topics: list[dict]) -> int:
+    """The brokers the cluster has: those up, and those holding replicas (one that is down
+    for a moment still counts, so a topic made meanwhile is not copied fewer times)."""
+    ids = {b["node_id"] for b in (await admin.describe_cluster())["brokers"]}
+    ids |= {r for t in topics for p in t["partitions"] for r in p["replicas"]}
+    return len(ids)
 
 
 async def _await_metadata(admin: AIOKafkaAdminClient, topics: list[str]) -> None:

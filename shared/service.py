@@ -115,7 +115,7 @@ def build_app(
                 name=spec.name, bootstrap=common.kafka_bootstrap_servers, pool=runtime.pool,
                 producer=runtime.producer, topics=consumed_topics(spec, common),
                 handlers=spec.handlers, max_batch=settings.consumer_batch,
-                retries=settings.consumer_retries,
+                retries=settings.consumer_retries, group_id=common.group(spec.name),
             )
         for hook in spec.startup:
             await hook(runtime)

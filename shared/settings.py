@@ -22,10 +22,11 @@ class CommonSettings(BaseSettings):
     )
     topic_prefix: str = "techex"
     topic_partitions: int = 4
-    topic_replication: int = Field(
-        default=1, ge=1,
-        description="Replication factor of the topics a service creates when they are missing "
-                    "(1 for the embedded single broker; 3 on a real cluster).")
+    topic_replication: int | None = Field(
+        default=None, ge=1,
+        description="Replication factor of the topics a service creates when they are missing; "
+                    "unset: 3 on a cluster of three or more brokers, else one per broker (see "
+                    "shared.kafka.replication_for).")
     region: str = Field(default="230000", description="GB/T 2260 code this deployment serves")
     jwt_secret: str = "techex-local-development-secret-change-me"
     jwt_public_key: str | None = None
@@ -42,6 +43,11 @@ class CommonSettings(BaseSettings):
     def topic(self, aggregate: str) -> str:
         """Kafka topic carrying one aggregate type's events."""
         return f"{self.topic_prefix}.{aggregate}"
+
+    def group(self, consumer: str) -> str:
+        """Kafka consumer group of one consumer (a service), prefixed like the topics so two
+        deployments sharing a cluster under different prefixes never share a group."""
+        return f"{self.topic_prefix}.{consumer}"
 
 
 class ServiceSettings(BaseSettings):

@@ -24,7 +24,7 @@ def _service_settings(service: str):
 
 
 def cmd_stack(args: argparse.Namespace) -> int:
-    stack = Stack(args.profile)
+    stack = Stack(args.profile, brokers=args.brokers if args.action == "up" else None)
     if args.action == "up":
         started = stack.up()
         print("started" if started else "already running")
@@ -325,6 +325,8 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("stack", help="the embedded Kafka and PostgreSQL")
     s.add_argument("action", choices=["up", "down", "status"])
     s.add_argument("--profile", choices=["dev", "test"], default="dev")
+    s.add_argument("--brokers", type=int, choices=[1, 3], default=1,
+                   help="up: Kafka nodes, 3 for a replicated cluster (default 1)")
     s.set_defaults(func=cmd_stack)
 
     s = sub.add_parser("up", help="the stack and the four services; Ctrl-C stops them")

@@ -58,6 +58,18 @@ def stop_pid(pid: int, timeout: float = 30.0) -> None:
     _reap(pid)
 
 
+def kill_pid(pid: int, timeout: float = 10.0) -> None:
+    """SIGKILL, as a crash would, and wait until the process is gone."""
+    if not pid_alive(pid):
+        return
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid) and time.monotonic() < deadline:
+        _reap(pid)
+        time.sleep(0.05)
+    _reap(pid)
+
+
 def _reap(pid: int) -> None:
     try:
         os.waitpid(pid, os.WNOHANG)

@@ -26,7 +26,8 @@ REPO = Path(__file__).resolve().parents[2]
 RULES_DIR = REPO / "deploy" / "prometheus" / "rules"
 HOST = "127.0.0.1"
 _OFFSET = int(os.environ.get("TECHEX_PORT_OFFSET", "0"))
-PORTS = {"dev": 19090 + _OFFSET, "test": 29090 + _OFFSET}
+BASE_PORTS = {"dev": 19090, "test": 29090}
+PORTS = {profile: port + _OFFSET for profile, port in BASE_PORTS.items()}
 """Our instance's port per stack profile (the package's default 9090 is left alone), moved by
 ``TECHEX_PORT_OFFSET`` like the stack's."""
 PACKAGE_PORT = 9090

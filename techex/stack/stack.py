@@ -18,8 +18,9 @@ import asyncpg
 
 from shared.kafka import dlq_topic, ensure_topics, wait_until_ready
 from shared.settings import CommonSettings
-from techex.stack.kafka import EmbeddedKafka
+from techex.stack.kafka import EmbeddedKafka, running_nodes
 from techex.stack.postgres import EmbeddedPostgres
+from techex.stack.process import StackError
 
 SERVICES = ("listing", "auction", "settlement", "registry")
 REPO = Path(__file__).resolve().parents[2]
@@ -44,6 +45,15 @@ PROFILES = {
     "dev": Ports(kafka=19092, controller=19093, postgres=15432),
     "test": Ports(kafka=29092, controller=29093, postgres=25432),
 }
+NODE_SPACING = 10
+"""Node *i* of a profile's Kafka cluster listens ``NODE_SPACING·(i − 1)`` above the profile's
+broker and controller ports (dev, three brokers: 19092, 19102, 19112)."""
+
+
+def kafka_ports(ports: Ports, brokers: int) -> list[tuple[int, int]]:
+    """(broker, controller) port of each node of a profile's Kafka of ``brokers`` nodes."""
+    return [(ports.kafka + NODE_SPACING * i, ports.controller + NODE_SPACING * i)
+            for i in range(brokers)]
 
 
 def run_sync(coro: Coroutine[Any, Any, Any]) -> Any:
@@ -77,20 +87,24 @@ def default_topics(settings: CommonSettings) -> list[str]:
 
 
 class Stack:
-    def __init__(self, profile: str = "dev", env: Mapping[str, str] | None = None) -> None:
+    """A profile's stack. ``brokers``: the embedded Kafka's node count (1, or 3 for a cluster
+    that rides out the loss of a node); unset, the count of what runs (see running_nodes)."""
+
+    def __init__(self, profile: str = "dev", env: Mapping[str, str] | None = None,
+                 brokers: int | None = None) -> None:
         self.env = dict(os.environ if env is None else env)
         self.profile = profile
         ports = PROFILES[profile].shifted(port_offset(self.env))
         base = Path(self.env.get("TECHEX_HOME", REPO / ".techex"))
         self.home = base / profile
-        self.settings = CommonSettings(
-            **({"kafka_bootstrap_servers": self.env["KAFKA_BOOTSTRAP_SERVERS"]}
-               if "KAFKA_BOOTSTRAP_SERVERS" in self.env
-               else {"kafka_bootstrap_servers": f"127.0.0.1:{ports.kafka}"})
-        )
+        self.brokers = brokers or running_nodes(self.home) or 1
+        common = CommonSettings()
         self.kafka = None if "KAFKA_BOOTSTRAP_SERVERS" in self.env else EmbeddedKafka(
-            self.home, ports.kafka, ports.controller, self.settings.topic_partitions
+            self.home, kafka_ports(ports, self.brokers), common.topic_partitions,
+            heap="768m" if self.brokers == 1 else "512m",
         )
+        self.settings = common.model_copy(update={"kafka_bootstrap_servers": self.env.get(
+            "KAFKA_BOOTSTRAP_SERVERS", self.kafka.bootstrap if self.kafka else "")})
         self.external_db = {
             s: self.env[f"{s.upper()}_DATABASE_URL"]
             for s in SERVICES if f"{s.upper()}_DATABASE_URL" in self.env
@@ -118,6 +132,12 @@ class Stack:
     def up(self, log=print) -> bool:
         """Bring up what is embedded, create databases and topics; True if anything started."""
         started = False
+        running = running_nodes(self.home)
+        if self.kafka and running not in (None, self.brokers):
+            raise StackError(
+                f"the {self.profile} profile's Kafka runs with {running} node(s), not "
+                f"{self.brokers}: stop it first (`bin/techex stack down --profile {self.profile}`)."
+            )
         if self.postgres:
             started |= self.postgres.up(log)
         if self.kafka:
@@ -126,9 +146,10 @@ class Stack:
         return started
 
     async def _prepare(self) -> None:
-        await wait_until_ready(self.bootstrap, timeout=90)
+        await wait_until_ready(self.bootstrap, timeout=90,
+                               brokers=len(self.kafka.nodes) if self.kafka else 1)
         await ensure_topics(self.bootstrap, default_topics(self.settings),
-                            self.settings.topic_partitions)
+                            self.settings.topic_partitions, self.settings.topic_replication)
         if self.postgres:
             conn = await asyncpg.connect(self.postgres.url("postgres"))
             try:
@@ -147,7 +168,9 @@ class Stack:
     def status(self) -> dict[str, str]:
         out = {}
         if self.kafka:
-            out["kafka"] = f"{'up' if self.kafka.running() else 'down'} {self.bootstrap} (embedded)"
+            nodes = "" if self.brokers == 1 else f", {self.brokers} nodes"
+            out["kafka"] = (f"{'up' if self.kafka.running() else 'down'} {self.bootstrap} "
+                            f"(embedded{nodes})")
         else:
             out["kafka"] = f"external {self.bootstrap}"
         if self.postgres:

@@ -1,12 +1,16 @@
-"""The `exchange` fixture: the four services as processes, as `techex up` runs them."""
+"""The `exchange` fixture: the four services as processes, as `techex up` runs them; and
+`kafka_cluster`: three Kafka nodes of a test's own, for tests that kill brokers."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from techex.stack.stack import SERVICES
+from shared.kafka import wait_until_ready
+from techex.stack.kafka import EmbeddedKafka
+from techex.stack.stack import SERVICES, run_sync
+from tests.support.auction_processes import free_port
 from tests.support.exchange import Exchange
 
 
@@ -19,3 +23,21 @@ async def exchange(stack, new_database, tmp_path) -> AsyncIterator[Exchange]:
         yield ex
     finally:
         await ex.stop()  # before the databases are dropped
+
+
+@pytest.fixture
+def kafka_cluster(tmp_path) -> Iterator[EmbeddedKafka]:
+    """Three broker+controller nodes (one quorum) from the stack's jars, on ports of their own,
+    stopped and deleted after the test."""
+    ports: set[int] = set()
+    while len(ports) < 6:
+        ports.add(free_port())
+    listed = sorted(ports)
+    cluster = EmbeddedKafka(tmp_path / "kafka", list(zip(listed[::2], listed[1::2], strict=True)),
+                            partitions=3, heap="512m")
+    try:
+        cluster.up(log=lambda msg: print(f"[kafka] {msg}", flush=True))
+        run_sync(wait_until_ready(cluster.bootstrap, timeout=90, brokers=3))
+        yield cluster
+    finally:
+        cluster.down()

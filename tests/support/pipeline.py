@@ -91,7 +91,7 @@ def runner_for(
     return ConsumerRunner(
         name=name, bootstrap=common.kafka_bootstrap_servers, pool=pool, producer=producer,
         topics=[common.topic("listing")], handlers={ListingCreated: handler or recorder(name)},
-        **kw,
+        group_id=common.group(name), **kw,
     )
 
 

@@ -6,12 +6,14 @@ import os
 import socket
 import subprocess
 import sys
+from collections import Counter
 
 import pytest
 
 from techex.stack import kafka, postgres
 from techex.stack.process import StackError
-from techex.stack.stack import PROFILES, REPO, SERVICES, Stack
+from techex.stack.prometheus import BASE_PORTS
+from techex.stack.stack import PROFILES, REPO, SERVICES, Stack, kafka_ports
 
 
 def test_external_kafka_and_databases_skip_the_embedded_parts(tmp_path):
@@ -30,6 +32,42 @@ def test_the_embedded_default_gives_each_service_its_own_database(tmp_path):
     assert len(urls) == 4
     assert stack.database_url("listing").endswith(":15432/techex_listing")
     assert stack.bootstrap == "127.0.0.1:19092"
+
+
+def test_a_three_broker_stack_lists_its_nodes_on_ports_of_the_profile(tmp_path):
+    stack = Stack("dev", env={"TECHEX_HOME": str(tmp_path), "TECHEX_PORT_OFFSET": "4000"},
+                  brokers=3)
+    assert stack.bootstrap == "127.0.0.1:23092,127.0.0.1:23102,127.0.0.1:23112"
+    assert [n.controller_port for n in stack.kafka.nodes] == [23093, 23103, 23113]
+    assert Stack("dev", env={"TECHEX_HOME": str(tmp_path)}).bootstrap == "127.0.0.1:19092"
+
+
+def test_commands_use_the_kafka_that_runs_and_never_start_a_second_layout(tmp_path):
+    env = {"TECHEX_HOME": str(tmp_path)}
+    home = tmp_path / "dev"
+    for n in (1, 2, 3):  # a three-node cluster of this profile, as its pid files say
+        (home / "kafka-cluster" / f"node-{n}").mkdir(parents=True)
+    (home / "kafka-cluster" / "node-2" / "kafka.pid").write_text(str(os.getpid()))
+    assert Stack("dev", env=env).brokers == 3
+    assert len(Stack("dev", env=env).bootstrap.split(",")) == 3
+
+    (home / "kafka-cluster" / "node-2" / "kafka.pid").unlink()
+    (home / "kafka.pid").write_text(str(os.getpid()))  # the single broker runs instead
+    assert Stack("dev", env=env).brokers == 1
+    with pytest.raises(StackError, match="runs with 1 node"):
+        Stack("dev", env=env, brokers=3).up(log=lambda _: None)
+
+
+def test_no_two_stacks_share_a_port_whatever_their_profile_and_offset():
+    """Offsets in steps of 100 below 10,000: every port of every profile (Kafka nodes of a
+    three-broker stack included) is used by one stack only."""
+    used: Counter[int] = Counter()
+    for offset in range(0, 10_000, 100):
+        for profile, base in PROFILES.items():
+            ports = base.shifted(offset)
+            used.update([p for pair in kafka_ports(ports, 3) for p in pair])
+            used.update([ports.postgres, BASE_PORTS[profile] + offset])
+    assert used.most_common(1)[0][1] == 1
 
 
 def test_missing_java_is_named(monkeypatch):
@@ -57,7 +95,7 @@ def test_a_taken_port_is_reported_not_mistaken_for_our_broker(tmp_path):
         s.bind(("127.0.0.1", 0))
         s.listen()
         port = s.getsockname()[1]
-        broker = kafka.EmbeddedKafka(tmp_path, port, port + 1)
+        broker = kafka.EmbeddedKafka(tmp_path, [(port, port + 1)])
         with pytest.raises(StackError, match="taken by another process"):
             broker.up(log=lambda _: None)
 
