@@ -27,7 +27,16 @@ def test_replication_follows_the_cluster_size(brokers, wanted, expected):
     assert replication_for(brokers, wanted) == expected
 
 
-async def _topic_settings(bootstrap: str, topic: str) -> tuple[int, str]:
+async def _brokers(bootstrap: str) -> int:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        return len((await admin.describe_cluster())["brokers"])
+    finally:
+        await admin.close()
+
+
+async def _topic_settings(bootstrap: str, topic: str) -> tuple[int, int]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
@@ -38,21 +47,23 @@ async def _topic_settings(bootstrap: str, topic: str) -> tuple[int, str]:
         await admin.close()
     [resource] = answer.resources
     configs = {c[0]: c[1] for c in resource[4]}
-    return len(described["partitions"][0]["replicas"]), configs["min.insync.replicas"]
+    return len(described["partitions"][0]["replicas"]), int(configs["min.insync.replicas"])
 
 
-async def test_topics_on_one_broker_have_one_copy_and_existing_ones_are_left_alone(common):
+async def test_topics_are_replicated_as_the_cluster_allows_and_existing_ones_left_alone(common):
+    """One copy on the test stack's single broker; three, two in sync, on a cluster."""
     bootstrap, topic = common.kafka_bootstrap_servers, common.topic("listing")
     assert await ensure_topics(bootstrap, [topic, topic + ".dlq"], 2) == [
         topic, topic + ".dlq"]
-    assert await _topic_settings(bootstrap, topic) == (1, "1")
+    assert await _topic_settings(bootstrap, topic) == replication_for(await _brokers(bootstrap))
     assert await ensure_topics(bootstrap, [topic], 2) == []
 
 
 async def test_a_topic_the_cluster_cannot_hold_is_an_error_not_a_silent_miss(common):
-    with pytest.raises(InvalidReplicationFactorError, match="replication 3"):
-        await ensure_topics(common.kafka_bootstrap_servers, [common.topic("listing")], 2,
-                            replication=3)
+    bootstrap = common.kafka_bootstrap_servers
+    more = await _brokers(bootstrap) + 1
+    with pytest.raises(InvalidReplicationFactorError, match=f"replication {more}"):
+        await ensure_topics(bootstrap, [common.topic("listing")], 2, replication=more)
 
 
 async def test_a_services_consumer_group_carries_the_topic_prefix(common, database_url):
