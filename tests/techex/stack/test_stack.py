@@ -57,3 +57,13 @@ def test_a_taken_port_is_reported_not_mistaken_for_our_broker(tmp_path):
         broker = kafka.EmbeddedKafka(tmp_path, port, port + 1)
         with pytest.raises(StackError, match="taken by another process"):
             broker.up(log=lambda _: None)
+
+
+def test_a_kraft_cluster_id_never_reads_as_an_option():
+    """The storage tool's parser takes an argument starting with "-" for an option; about one
+    random id in 64 did, and formatting the broker's storage then failed."""
+    import base64
+
+    ids = [kafka._random_cluster_id() for _ in range(2000)]
+    assert not [i for i in ids if i.startswith("-")]
+    assert all(len(base64.urlsafe_b64decode(i + "==")) == 16 for i in ids)
