@@ -61,6 +61,9 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.OperatorInterventionError,  # 57: shutting down, starting up, cancelled
     asyncpg.exceptions.InsufficientResourcesError,  # 53: out of connections, memory, disk
     OSError,  # the socket: connection refused, reset, unreachable host
+    # the client's protocol state after the server ended an idle connection ("cannot switch
+    # to state 12; another operation (2) is in progress")
+    asyncpg.exceptions.InternalClientError,
     TimeoutError,  # no connection or answer within the pool's bounds
 )
 """What the database being unreachable or overwhelmed raises, as opposed to a statement it

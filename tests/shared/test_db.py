@@ -78,6 +78,8 @@ def test_what_counts_as_the_database_being_unavailable():
     assert database_unavailable(ConnectionRefusedError(111, "refused"))
     assert database_unavailable(TimeoutError())
     assert database_unavailable(asyncpg.exceptions.CannotConnectNowError("starting up"))
+    assert database_unavailable(asyncpg.exceptions.InternalClientError(
+        "cannot switch to state 12; another operation (2) is in progress"))
     assert not database_unavailable(asyncpg.exceptions.UniqueViolationError("duplicate"))
     assert not database_unavailable(ValueError("a bug"))
     assert not database_unavailable(
