@@ -22,6 +22,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, KafkaError
 
+from shared.db import CONNECTION_ERRORS
 from shared.envelope import Envelope, EnvelopeError
 from shared.events import Event, InvalidPayload, UnknownEventType, decode, lookup
 from shared.kafka import dlq_topic, new_consumer
@@ -39,14 +40,8 @@ log = logging.getLogger(__name__)
 Handler = Callable[[asyncpg.Connection, Event, Envelope], Awaitable[None]]
 
 # Errors that mean the database itself is unreachable: retry the whole batch, never dead-letter.
-_INFRA_ERRORS = (
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.exceptions.AdminShutdownError,
-    asyncpg.exceptions.CannotConnectNowError,
-    ConnectionError,
-    OSError,
-)
+_INFRA_ERRORS = (*CONNECTION_ERRORS, asyncpg.InterfaceError)
+_RESTART_BACKOFF = (1.0, 30.0)  # first and longest wait before a failed consumer starts again
 
 
 @dataclass(frozen=True)
@@ -98,11 +93,31 @@ class ConsumerRunner:
         self.assigned = asyncio.Event()
 
     async def run(self) -> None:
-        """Consume until cancelled."""
+        """Consume until cancelled. Whatever stops the consumer short of that (a broker or the
+        database failing where no retry catches it) is logged and the consumer starts again:
+        it rejoins its group and resumes from the committed offsets; the inbox drops what was
+        applied already."""
+        delay, longest = _RESTART_BACKOFF
+        while True:
+            started = time.monotonic()
+            try:
+                await self._consume()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                if time.monotonic() - started > 60:
+                    delay = _RESTART_BACKOFF[0]
+                log.exception("%s: the consumer failed; starting it again in %.0fs",
+                              self.name, delay)
+                await asyncio.sleep(delay)
+                delay = min(longest, delay * 2)
+
+    async def _consume(self) -> None:
         consumer = new_consumer(
             self.bootstrap, self.group_id, max_poll_records=self.max_batch, **self.consumer_options
         )
         self.consumer = consumer
+        self._commit_task = None  # a failed run's last commit is no one's to wait for
         consumer.subscribe(self.topics, listener=_Listener(self))
         try:
             # Inside the try: a service stopped while the consumer is still joining its group

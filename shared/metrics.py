@@ -50,6 +50,11 @@ HTTP_SECONDS = Histogram(
     "techex_http_request_duration_seconds", "HTTP request latency by route template",
     ["service", "method", "route"], buckets=_LATENCY_BUCKETS,
 )
+KAFKA_REACHABLE = Gauge(
+    "techex_kafka_reachable",
+    "1 while this process fetches the Kafka cluster's metadata, 0 while it cannot (commands are"
+    " still accepted; their events wait in the outbox)", ["service"]
+)
 RELAY_ACTIVE = Gauge(
     "techex_outbox_relay_active", "1 while this process holds its service's relay lock", ["service"]
 )

@@ -24,12 +24,14 @@ from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, TypedDict
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic_core import to_jsonable_python
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared.db import CONNECTION_ERRORS, database_unavailable
 from shared.tracing import current_traceparent, trace_id_of
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "PROBLEM_SCHEMA",
     "PROBLEM_TYPE_PREFIX",
     "Conflict",
+    "DatabaseUnavailable",
     "FieldError",
     "Forbidden",
     "NotFound",
@@ -194,6 +197,21 @@ class Conflict(Problem):
     title = "Conflict"
 
 
+class DatabaseUnavailable(Problem):
+    """The service's database cannot be reached (or did not answer in time) right now.
+
+    The request's transaction did not commit, unless the connection dropped while its commit
+    was under way, so the client sends it again after ``Retry-After`` seconds, a command with
+    the same ``Idempotency-Key``."""
+
+    slug = "database-unavailable"
+    status = 503
+    title = "The service's database is unavailable; retry shortly"
+
+
+RETRY_AFTER_SECONDS = 5
+
+
 def validation(detail: str | None = None, errors: Sequence[FieldError] = ()) -> ValidationFailed:
     return ValidationFailed(detail, errors=errors)
 
@@ -280,7 +298,22 @@ async def _handle_http(request: Request, exc: Exception) -> Response:
     return _respond(problem, request)
 
 
+async def _handle_infrastructure(request: Request, exc: Exception) -> Response:
+    """Errors of the database connection (and look-alikes of other causes, which go on as
+    unexpected)."""
+    if not database_unavailable(exc):
+        return await _handle_unexpected(request, exc)
+    logger.warning("%s %s: database unavailable: %r", request.method, request.url.path, exc)
+    problem = DatabaseUnavailable(
+        "The database did not answer. Retry shortly; send a command again with the same "
+        "Idempotency-Key.",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    return _respond(problem, request)
+
+
 async def _handle_unexpected(request: Request, exc: Exception) -> Response:
+    if database_unavailable(exc):  # raised outside the routes, e.g. in a middleware
+        return await _handle_infrastructure(request, exc)
     # Runs in Starlette's outermost middleware, after TraceMiddleware has unwound, so the trace
     # is read from the request state TraceMiddleware left behind.
     traceparent = current_traceparent() or getattr(request.state, "traceparent", None)
@@ -304,6 +337,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _handle_problem)
     app.add_exception_handler(RequestValidationError, _handle_validation)
     app.add_exception_handler(StarletteHTTPException, _handle_http)
+    for kind in (*CONNECTION_ERRORS, asyncpg.InterfaceError):
+        app.add_exception_handler(kind, _handle_infrastructure)
     app.add_exception_handler(Exception, _handle_unexpected)
 
 
@@ -348,4 +383,6 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: _documented("Not found"),
     409: _documented("Conflicts with the current state"),
     422: _documented("Request validation failed"),
+    503: _documented("The database is unavailable for a moment; retry after `Retry-After` "
+                     "seconds"),
 }

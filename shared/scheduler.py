@@ -47,6 +47,7 @@ import asyncpg
 from prometheus_client import Counter, Gauge, Histogram
 
 from shared.clock import Clock
+from shared.db import database_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -331,7 +332,7 @@ class Scheduler:
                         # aborted, and COMMIT would then roll back without a word: ask first.
                         await conn.execute("SELECT 1")
             except Exception as exc:
-                if conn.is_closed():
+                if conn.is_closed() or database_unavailable(exc):
                     raise  # the database is gone: nothing was committed, run() retries
                 log.info("%s: a deadline handler failed (%s); firing the batch one by one",
                          self.service, type(exc).__name__)
@@ -363,7 +364,7 @@ class Scheduler:
             await conn.execute("RELEASE SAVEPOINT deadline")
             return _Outcome(deadline, "ok", lateness=_seconds(now - deadline.due_at))
         except Exception as exc:
-            if conn.is_closed():
+            if conn.is_closed() or database_unavailable(exc):
                 raise  # the database is gone, not the handler's fault: nothing was committed
             await conn.execute("ROLLBACK TO SAVEPOINT deadline; RELEASE SAVEPOINT deadline")
             error = f"{type(exc).__name__}: {exc}"[:4000]

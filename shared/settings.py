@@ -64,6 +64,14 @@ class ServiceSettings(BaseSettings):
     port: int
     db_pool_min: int = 2
     db_pool_max: int = 20
+    db_acquire_timeout: float = Field(
+        default=5.0, gt=0,
+        description="Seconds a request waits for a pooled connection before it is answered "
+                    "503 database-unavailable.")
+    db_command_timeout: float = Field(
+        default=30.0, gt=0, description="Seconds a statement may take (migrations excepted).")
+    db_connect_timeout: float = Field(
+        default=5.0, gt=0, description="Seconds to open a connection to the server.")
     consumer_batch: int = 500
     consumer_retries: int = 3
     relay_batch: int = 1000

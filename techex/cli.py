@@ -11,11 +11,13 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from techex.stack.process import StackError
 from techex.stack.stack import REPO, SERVICES, Stack, run_sync
+from techex.supervisor import Supervisor
 
 
 def _service_settings(service: str):
@@ -50,17 +52,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _answers_ready(url: str, timeout: float = 2) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
+
+
 def _wait_ready(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise StackError(f"{url} exited with code {proc.returncode} while starting")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            pass
+        if _answers_ready(url):
+            return
         time.sleep(0.3)
     raise StackError(f"{url} was not ready after {timeout:.0f}s")
 
@@ -70,26 +76,55 @@ def service_port(service: str, env: dict[str, str] | None = None) -> int:
     return int(override) if override else _service_settings(service).port
 
 
+def _ready_url(service: str, env: dict[str, str]) -> str:
+    return f"http://127.0.0.1:{service_port(service, env)}/readyz"
+
+
+def services_env(stack: Stack, extra_env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of the service processes over ``stack``."""
+    return {**os.environ, **stack.service_env(), **(extra_env or {})}
+
+
+def spawn_service(service: str, env: dict[str, str], log_dir: Path) -> subprocess.Popen:
+    """One service process, its output appended to ``<log_dir>/<service>.log``."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with open(log_dir / f"{service}.log", "ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "techex.cli", "serve", service],
+            env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )
+
+
 def start_services(
     stack: Stack, log_dir: Path, extra_env: dict[str, str] | None = None
 ) -> dict[str, subprocess.Popen]:
     """Start the four service processes against ``stack``; returns them once all are ready."""
-    env = {**os.environ, **stack.service_env(), **(extra_env or {})}
-    log_dir.mkdir(parents=True, exist_ok=True)
+    env = services_env(stack, extra_env)
     procs: dict[str, subprocess.Popen] = {}
     try:
         for service in SERVICES:
-            out = open(log_dir / f"{service}.log", "ab")
-            procs[service] = subprocess.Popen(
-                [sys.executable, "-m", "techex.cli", "serve", service],
-                env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            )
+            procs[service] = spawn_service(service, env, log_dir)
         for service, proc in procs.items():
-            _wait_ready(f"http://127.0.0.1:{service_port(service, env)}/readyz", proc)
+            _wait_ready(_ready_url(service, env), proc)
     except BaseException:
         stop_services(procs)
         raise
     return procs
+
+
+def supervisor_for(
+    stack: Stack, log_dir: Path, procs: dict[str, subprocess.Popen],
+    extra_env: dict[str, str] | None = None,
+    say: Callable[[str], None] = lambda line: print(line, flush=True),
+) -> Supervisor:
+    """The supervisor `techex up` runs over the processes ``start_services`` started (with
+    the same ``extra_env``): a service that exits is started again the same way."""
+    env = services_env(stack, extra_env)
+    return Supervisor(
+        procs, spawn=lambda service: spawn_service(service, env, log_dir), stop=stop_services,
+        log_file=lambda service: log_dir / f"{service}.log",
+        ready=lambda service: _answers_ready(_ready_url(service, env), timeout=0.5),
+        say=say)
 
 
 def stop_services(procs: dict[str, subprocess.Popen], timeout: float = 20) -> None:
@@ -141,8 +176,10 @@ def cmd_up(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, stop)
     try:
         print("Starting the services…", flush=True)
-        procs = start_services(stack, stack.home / "logs",
-                               {"TECHEX_CLOCK_SHIFT_FILE": str(clock_file(stack))})
+        log_dir = stack.home / "logs"
+        extra_env = {"TECHEX_CLOCK_SHIFT_FILE": str(clock_file(stack))}
+        procs = start_services(stack, log_dir, extra_env)
+        supervisor = supervisor_for(stack, log_dir, procs, extra_env)
         prometheus = start_prometheus(stack)
         common = CommonSettings()
         token = mint_token(common, "operator-demo", Role.OPERATOR, common.region)
@@ -155,18 +192,15 @@ def cmd_up(args: argparse.Namespace) -> int:
             print(f"  {service:11} {base}   docs {base}/docs   metrics {base}/metrics")
         if prometheus:
             print(f"  {'prometheus':11} {prometheus.url}   alerts {prometheus.url}/alerts")
-        print(f"\n  logs        {stack.home / 'logs'}")
+        print(f"\n  logs        {log_dir}")
         print(f"\nA sample operator token for region {common.region} (12 h):\n  {token}")
         print("\nMint others with: bin/techex token --role seller --region 230102")
         print("The services run on a simulation clock: `bin/techex clock advance 7d` moves "
               "them all forward.")
+        print("A service that exits is started again; one that keeps crashing stops the "
+              "exchange.")
         print("Ctrl-C stops everything.", flush=True)
-        while not stopping:
-            for service, proc in procs.items():
-                if proc.poll() is not None:
-                    print(f"{service} exited with code {proc.returncode}; stopping", flush=True)
-                    stopping = True
-            time.sleep(0.5)
+        supervisor.run(lambda: stopping)
         return 0
     finally:
         print("Stopping…", flush=True)

@@ -30,6 +30,7 @@ from services.auction import store
 from services.auction.domain.auction import Auction
 from services.auction.domain.bidding import Bid
 from shared.clock import Clock
+from shared.db import database_unavailable
 from shared.events.base import Event
 from shared.outbox import OutboxWriter
 from shared.problems import Problem
@@ -108,7 +109,13 @@ class _Actor:
                 batch.append(self.queue.get_nowait())
             try:
                 await self._process(batch)
-            except OwnershipLost as exc:
+            except Exception as exc:
+                # The lease is lost, or the database went away in mid-batch (whose commit may
+                # or may not have happened): the state in memory can no longer be trusted.
+                # Answer everyone waiting and step aside; the next command rebuilds the
+                # state from the rows.
+                if not isinstance(exc, OwnershipLost):
+                    log.warning("the writer of auction %s stops: %r", self.state.id, exc)
                 for p in batch:
                     if not p.future.done():
                         p.future.set_exception(exc)
@@ -167,6 +174,8 @@ class _Actor:
         except OwnershipLost:
             raise
         except Exception as exc:
+            if database_unavailable(exc):
+                raise
             log.exception("writing a batch of auction %s failed", state.id)
             for p, _ in steps:
                 if not p.future.done():

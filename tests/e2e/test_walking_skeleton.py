@@ -20,6 +20,7 @@ from services.settlement.config import SettlementSettings
 from shared.auth import Role
 from techex.cli import start_services, stop_services
 from techex.stack.stack import SERVICES
+from tests.support.auction_processes import free_port
 from tests.support.listing import achievement
 from tests.support.services import bearer, running
 
@@ -62,7 +63,7 @@ async def test_an_achievement_reaches_auction_settlement_and_registry_once(new_d
 @pytest.mark.timeout(240)
 async def test_the_four_service_processes_of_techex_up_pass_an_event_through(stack, tmp_path):
     """The same start-up code as `techex up`: four processes over the test stack."""
-    ports = {f"{s.upper()}_PORT": str(18100 + i) for i, s in enumerate(SERVICES)}
+    ports = {f"{s.upper()}_PORT": str(free_port()) for s in SERVICES}
     procs = await asyncio.to_thread(start_services, stack, tmp_path, ports)
     try:
         from shared.settings import CommonSettings

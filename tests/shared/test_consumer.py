@@ -214,6 +214,43 @@ async def _at_least(coro, n: int) -> bool:
     return (await coro) >= n
 
 
+async def test_a_consumer_that_fails_beyond_its_retries_starts_again_and_applies_once(
+    database_url, common
+):
+    """A failure after a batch's database commit and before its offsets are committed (here
+    raised on purpose) stops the consumer; it starts again by itself, gets the batch again and
+    the inbox drops what was applied."""
+    pool = await prepare(database_url)
+    await topics_for(common)
+    producer = await started_producer(common)
+    relay = asyncio.create_task(relay_for(common, database_url, pool, producer).run())
+    aggregates = [uuid.uuid4() for _ in range(5)]
+    runner = runner_for(common, pool, producer)
+    apply = runner._process
+    failures = []
+
+    async def process_then_fail_once(batches) -> None:
+        await apply(batches)
+        if not failures:
+            failures.append(sum(map(len, batches.values())))
+            raise RuntimeError("lost between the database commit and the offset commit")
+
+    runner._process = process_then_fail_once
+    task = asyncio.create_task(runner.run())
+    try:
+        await write_interleaved(pool, aggregates, 10)
+        await wait_for(lambda: _at_least(applied_count(pool), 50), what="all 50")
+        await asyncio.sleep(0.5)
+        assert failures and failures[0] > 0
+        assert not task.done()
+        await assert_in_order_once(pool, 5, 10)
+        assert await pool.fetchval("SELECT count(*) FROM inbox") == 50
+    finally:
+        await _cancel(task, relay)
+        await producer.stop()
+        await pool.close()
+
+
 async def test_consumer_process_killed_mid_batch_applies_every_event_exactly_once(
     database_url, common
 ):

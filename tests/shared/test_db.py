@@ -7,7 +7,7 @@ import asyncio
 import asyncpg
 import pytest
 
-from shared.db import create_pool, migrate
+from shared.db import create_pool, database_unavailable, migrate
 
 
 def _service_dir(tmp_path, name: str = "svc"):
@@ -70,3 +70,35 @@ async def test_concurrent_runners_apply_each_migration_once(database_url, tmp_pa
         assert sorted(len(r) for r in results) == [0, 0, 0, 4]
     finally:
         await pool.close()
+
+
+def test_what_counts_as_the_database_being_unavailable():
+    shutdown = asyncpg.exceptions.AdminShutdownError("terminating connection")
+    assert database_unavailable(shutdown)
+    assert database_unavailable(ConnectionRefusedError(111, "refused"))
+    assert database_unavailable(TimeoutError())
+    assert database_unavailable(asyncpg.exceptions.CannotConnectNowError("starting up"))
+    assert database_unavailable(asyncpg.exceptions.InternalClientError(
+        "cannot switch to state 12; another operation (2) is in progress"))
+    assert not database_unavailable(asyncpg.exceptions.UniqueViolationError("duplicate"))
+    assert not database_unavailable(ValueError("a bug"))
+    assert not database_unavailable(
+        asyncpg.InterfaceError("cannot perform operation: another operation is in progress"))
+    # leaving a transaction block on a dropped connection, after what dropped it
+    closed = asyncpg.InterfaceError(
+        "cannot call Transaction.__aexit__(): the underlying connection is closed")
+    assert database_unavailable(closed)
+    try:
+        try:
+            raise shutdown
+        except asyncpg.PostgresError:
+            raise RuntimeError("wrapped") from None
+    except RuntimeError as wrapped:
+        assert not database_unavailable(wrapped)  # `from None`: no longer about the database
+    try:
+        try:
+            raise shutdown
+        except asyncpg.PostgresError as exc:
+            raise RuntimeError("while rolling back") from exc
+    except RuntimeError as caused:
+        assert database_unavailable(caused)

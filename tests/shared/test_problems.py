@@ -1,14 +1,17 @@
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
+import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel, Field
 
+from shared.db import create_pool
 from shared.problems import (
     PROBLEM_MEDIA_TYPE,
     PROBLEM_RESPONSES,
@@ -27,6 +30,7 @@ from shared.problems import (
 )
 from shared.regions import RegionCode
 from shared.tracing import TraceMiddleware, trace_id_of
+from tests.support.auction_processes import free_port
 
 
 class ListingClosed(Problem):
@@ -220,7 +224,103 @@ async def test_unhandled_errors_are_logged_but_not_leaked(
 
 def test_openapi_documents_problem_responses() -> None:
     operation = _app().openapi()["paths"]["/bids"]["post"]
-    for status in ("401", "403", "404", "409", "422"):
+    for status in ("401", "403", "404", "409", "422", "503"):
         content = operation["responses"][status]["content"]
         assert list(content) == [PROBLEM_MEDIA_TYPE]
         assert "errors" in content[PROBLEM_MEDIA_TYPE]["schema"]["properties"]
+
+
+# -- the database going away: 503 with Retry-After, from shared code ------------------------------
+
+UNAVAILABLE = "urn:techex:problem:database-unavailable"
+
+
+def _database_app(pool: asyncpg.Pool, refused_url: str) -> FastAPI:
+    app = FastAPI()
+    install_problem_handlers(app)
+    app.add_middleware(TraceMiddleware)
+
+    @app.get("/slow")
+    async def slow() -> None:
+        await pool.execute("SELECT pg_sleep(30)")
+
+    @app.get("/pooled")
+    async def pooled() -> int:
+        return await pool.fetchval("SELECT 1")
+
+    @app.get("/refused")
+    async def refused() -> None:
+        await asyncpg.connect(refused_url)
+
+    @app.get("/misused")
+    async def misused() -> None:
+        raise asyncpg.InterfaceError("cannot perform operation: another operation is in progress")
+
+    class Session:  # a middleware that reaches the database before the routes do
+        def __init__(self, app) -> None:
+            self.app = app
+
+        async def __call__(self, scope, receive, send) -> None:
+            if scope["type"] == "http" and scope["path"] == "/in-middleware":
+                await asyncpg.connect(refused_url)
+            await self.app(scope, receive, send)
+
+    app.add_middleware(Session)
+    return app
+
+
+@pytest.fixture
+async def database(database_url) -> AsyncIterator[tuple[httpx.AsyncClient, asyncpg.Pool]]:
+    pool = await create_pool(database_url, min_size=1, max_size=1, acquire_timeout=0.3)
+    transport = httpx.ASGITransport(
+        app=_database_app(pool, f"postgresql://techex@127.0.0.1:{free_port()}/none"),
+        raise_app_exceptions=False)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield client, pool
+    finally:
+        await pool.close()
+
+
+def _unavailable(response: httpx.Response) -> dict[str, object]:
+    body = _problem(response, 503)
+    assert body["type"] == UNAVAILABLE
+    assert response.headers["retry-after"] == "5"
+    return body
+
+
+async def test_a_connection_the_server_ends_mid_statement_is_a_503(database, database_url):
+    client, _ = database
+    request = asyncio.create_task(client.get("/slow"))
+    admin = await asyncpg.connect(database_url)
+    try:
+        for _ in range(100):  # the server ends the statement's session, as at a shutdown
+            if await admin.fetchval(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE query = 'SELECT pg_sleep(30)' AND pid <> pg_backend_pid()"):
+                break
+            await asyncio.sleep(0.05)
+        _unavailable(await asyncio.wait_for(request, 10))
+    finally:
+        await admin.close()
+    assert (await client.get("/pooled")).json() == 1  # the pool reconnects by itself
+
+
+async def test_waiting_for_a_connection_is_bounded_by_the_acquire_timeout(database):
+    client, pool = database
+    async with pool.acquire():  # the only connection is taken
+        started = asyncio.get_running_loop().time()
+        _unavailable(await client.get("/pooled"))
+        assert asyncio.get_running_loop().time() - started < 3
+    assert (await client.get("/pooled")).status_code == 200
+
+
+async def test_a_refused_connection_is_a_503_in_a_route_and_in_a_middleware(database):
+    client, _ = database
+    _unavailable(await client.get("/refused"))
+    _unavailable(await client.get("/in-middleware"))
+
+
+async def test_other_interface_errors_stay_internal_errors(database):
+    client, _ = database
+    assert _problem(await client.get("/misused"), 500)["type"] == "urn:techex:problem:internal"

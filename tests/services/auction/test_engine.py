@@ -24,7 +24,7 @@ from services.auction.engine import (
     register,
 )
 from shared.clock import ManualClock
-from shared.db import create_pool, migrate
+from shared.db import create_pool, database_unavailable, migrate
 from shared.outbox import OutboxWriter
 
 MIGRATIONS = Path(__file__).resolve().parents[3] / "services" / "auction" / "migrations"
@@ -196,4 +196,44 @@ async def test_an_extension_moves_the_close_deadline(pool):
             str(auction.id))
         assert due == answer.ends_at
     finally:
+        await engine.stop()
+
+
+async def test_a_writer_whose_connection_drops_mid_batch_steps_aside_for_a_rebuilt_one(
+        pool, database_url):
+    """The server ends the writer's session while its batch waits (here on a row lock another
+    transaction holds): the batch is answered with the error, not left waiting, and the next
+    bid rebuilds the state from the rows under a new epoch."""
+    clock = ManualClock(ANNOUNCED + timedelta(days=1))
+    auction = await _auction(pool)
+    engine = _engine(pool, clock, "a")
+    blocker = await asyncpg.connect(database_url)
+    try:
+        await _qualified(engine, auction.id, ["b1", "b2"])
+        clock.advance(STARTS - clock.now() + timedelta(hours=1))
+        await engine.run(auction.id, bid("b1", START_PRICE))
+        epoch = await pool.fetchval("SELECT owner_epoch FROM auctions WHERE id = $1", auction.id)
+
+        holding = blocker.transaction()
+        await holding.start()
+        await blocker.execute("SELECT 1 FROM auctions WHERE id = $1 FOR UPDATE", auction.id)
+        pending = asyncio.ensure_future(engine.run(auction.id, bid("b2", START_PRICE + INCREMENT)))
+        for _ in range(200):
+            if await blocker.fetchval(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE wait_event_type = 'Lock' AND datname = current_database()"):
+                break
+            await asyncio.sleep(0.02)
+        with pytest.raises(Exception) as dropped:
+            await asyncio.wait_for(pending, 10)
+        assert database_unavailable(dropped.value)
+        await holding.rollback()
+
+        again = await engine.run(auction.id, bid("b2", START_PRICE + INCREMENT))
+        assert again.accepted and again.sequence == 2
+        assert [r["bidder_id"] for r in await _rows(pool, auction.id)] == ["b1", "b2"]
+        assert await pool.fetchval(
+            "SELECT owner_epoch FROM auctions WHERE id = $1", auction.id) == epoch + 1
+    finally:
+        await blocker.close()
         await engine.stop()

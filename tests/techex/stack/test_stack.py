@@ -120,3 +120,13 @@ def test_a_stack_that_cannot_start_stops_the_test_run_with_one_message(tmp_path)
     assert out.count("the test stack cannot start") == 1, out
     assert "taken by another process" in out
     assert " error" not in out and "passed" not in out, out
+
+
+def test_a_kraft_cluster_id_never_reads_as_an_option():
+    """The storage tool's parser takes an argument starting with "-" for an option; about one
+    random id in 64 did, and formatting the broker's storage then failed."""
+    import base64
+
+    ids = [kafka._random_cluster_id() for _ in range(2000)]
+    assert not [i for i in ids if i.startswith("-")]
+    assert all(len(base64.urlsafe_b64decode(i + "==")) == 16 for i in ids)
