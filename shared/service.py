@@ -13,17 +13,20 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from shared import idempotency, retention
 from shared.auth import install_auth
 from shared.clock import Clock, SystemClock, clock_from
 from shared.consumer import ConsumerRunner, Handler
 from shared.db import create_pool, migrate
 from shared.events import Event, all_event_types
+from shared.idempotency import Once
 from shared.kafka import dlq_topic, ensure_topics, new_producer
 from shared.logs import configure_logging
 from shared.metrics import install_metrics
@@ -68,8 +71,9 @@ class Runtime:
     extras: dict[str, Any] = field(default_factory=dict)
     """Service-specific parts made at startup (e.g. the auction service's bid engine)."""
 
-    def unit_of_work(self, region: str) -> UnitOfWork:
-        return UnitOfWork(self.pool, self.outbox, region)
+    def unit_of_work(self, region: str, once: Once | None = None) -> UnitOfWork:
+        """One transaction; with ``once``, a keyed command (see :class:`UnitOfWork`)."""
+        return UnitOfWork(self.pool, self.outbox, region, once)
 
 
 def consumed_topics(spec: ServiceSpec, common: CommonSettings) -> list[str]:
@@ -125,6 +129,10 @@ def build_app(
                 runtime.tasks.append(asyncio.create_task(runtime.consumer.run(), name="consumer"))
             for job in spec.background:
                 runtime.tasks.append(asyncio.create_task(job(runtime), name=job.__name__))
+            runtime.tasks.append(asyncio.create_task(retention.keep_sweeping(
+                runtime.pool, idempotency_keys=timedelta(days=common.idempotency_retention_days),
+                inbox=timedelta(days=common.inbox_retention_days),
+                every=timedelta(seconds=common.retention_sweep_seconds)), name="retention"))
         log.info("%s service ready", spec.name)
         try:
             yield
@@ -144,6 +152,7 @@ def build_app(
                   lifespan=lifespan)
     app.state.runtime = runtime
     install_problem_handlers(app)
+    idempotency.install(app)
     install_auth(app, common)
     install_metrics(app, spec.name)
     app.add_middleware(TraceMiddleware)

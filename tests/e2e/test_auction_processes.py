@@ -13,6 +13,7 @@ import asyncio
 import itertools
 import json
 import random
+import re
 import signal
 import time
 from collections.abc import AsyncIterator
@@ -247,7 +248,7 @@ async def test_a_killed_writer_loses_no_accepted_bid_and_its_successor_closes_on
         assert (row["high_bidder"], row["high_bid_fen"]) == (high["bidder_id"],
                                                              high["amount_fen"])
         state = await client.get(f"{b.base}/auctions/{auction.id}",
-                                 headers=_headers(common, bidders[0]))
+                                 headers=bearer(common, Role.OPERATOR, "230100"))
         assert state.status_code == 200, state.text
         body = state.json()
         assert body["status"] == "closed"
@@ -352,8 +353,12 @@ async def test_two_processes_one_writer_one_sequence(new_database, common, fleet
         reader = _headers(common, bidders[0])
         listed = await client.get(f"{b.base}/auctions/{auction.id}/bids", headers=reader)
         assert listed.status_code == 200, listed.text
-        assert [(x["sequence"], x["bidder_id"], x["amount_fen"]) for x in listed.json()] == [
-            (r["seq"], r["bidder_id"], r["amount_fen"]) for r in rows]
+        # A bidder sees its own bids as its own and the others' by number only.
+        own = bidders[0]
+        assert [(x["sequence"], x["bidder_id"], x["you"], x["amount_fen"])
+                for x in listed.json()] == [
+            (r["seq"], r["bidder_id"] if r["bidder_id"] == own else None,
+             r["bidder_id"] == own, r["amount_fen"]) for r in rows]
         via_b = await client.get(f"{b.base}/auctions/{auction.id}", headers=reader)
         if forwarding:
             assert via_b.status_code == 200, via_b.text
@@ -491,17 +496,20 @@ async def test_the_live_view_streams_the_state_then_each_accepted_bid(
                 assert r.status_code == 201, r.text
                 answers.append(r.json())
 
-            for i, (bidder, answer) in enumerate(zip(bidders, answers, strict=True), start=1):
+            numbers: list[str] = []
+            for i, answer in enumerate(answers, start=1):
                 e = await _next_event(events)
                 assert e["event"] == "bid" and e["id"] == str(i), e
                 data = json.loads(e["data"])
                 assert data["sequence"] == answer["sequence"] == i
-                assert data["bidder_id"] == bidder
+                assert data["bidder_id"] is None and data["you"] is False  # a rival
+                numbers.append(data["bidder_number"])
                 assert data["amount_fen"] == answer["amount_fen"]
                 assert data["automatic"] is False
                 assert _ts(data["ends_at"]) == _ts(answer["ends_at"])
                 assert _ts(data["ends_at"]) == _ts(data["at"]) + timedelta(minutes=5)
             assert _ts(answers[1]["ends_at"]) > _ts(answers[0]["ends_at"]) > auction.ends_at
+            assert len(set(numbers)) == 2 and all(re.fullmatch(r"\d{4}", n) for n in numbers)
             await events.aclose()
         # The stream is closed; the process goes on answering.
         health = await client.get(f"{p.base}/healthz")

@@ -123,7 +123,12 @@ async def test_an_auction_from_announcement_to_deal(auction_service, common, clo
     assert await scheduler.fire_due() == 1
     state = await _settled(client, auction_id, b1)
     assert state["status"] == "closed"
-    assert (state["winner_id"], state["hammer_price_fen"]) == ("dalian-marine", 1_050_000)
+    # A rival sees the winner's number and price, not its account; the operator sees it.
+    assert (state["winner_id"], state["hammer_price_fen"]) == (None, 1_050_000)
+    assert state["winner_number"] == state["high_bidder_number"] != state["your_number"]
+    operator = (await client.get(f"/auctions/{auction_id}",
+                                 headers=bearer(common, Role.OPERATOR, "230100"))).json()
+    assert operator["winner_id"] == "dalian-marine"
     types = await _outbox_types(client.db)
     assert "cn.techex.deal.concluded.v1" in types
     assert types.count("cn.techex.auction.bid_accepted.v1") == 2
