@@ -301,6 +301,8 @@ class BidEngine:
         self._actors: dict[uuid.UUID, _Actor] = {}
         self._opening: dict[uuid.UUID, asyncio.Lock] = {}
         self._watchers: dict[uuid.UUID, set[asyncio.Queue]] = {}
+        self.watch_queue_size = 1000
+        """Bids a live-view reader may lag behind before its queue drops some."""
 
     # -- commands ---------------------------------------------------------------------------
     async def run(self, auction_id: uuid.UUID, command: Command, once: Once | None = None,
@@ -406,7 +408,7 @@ class BidEngine:
         """A queue of ``(bid, bid number, end)`` for each bid accepted from now on. A queue
         that is full (its reader is slow) drops bids; the reader sees the gap in the
         sequence and reads the missing bids from the table."""
-        q: asyncio.Queue = asyncio.Queue(maxsize=1000)
+        q: asyncio.Queue = asyncio.Queue(maxsize=self.watch_queue_size)
         self._watchers.setdefault(auction_id, set()).add(q)
         return q
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
+import uvicorn
 
 from shared.auth import Role, mint_token
 from shared.settings import CommonSettings
@@ -23,3 +26,25 @@ async def running(app) -> AsyncIterator[httpx.AsyncClient]:
 def bearer(common: CommonSettings, role: Role, region: str, subject: str | None = None) -> dict:
     token = mint_token(common, subject or f"{role.value}-{region}", role, region)
     return {"Authorization": f"Bearer {token}"}
+
+
+@asynccontextmanager
+async def serving(app) -> AsyncIterator[str]:
+    """Serve a running ``app`` (see :func:`running`) over real HTTP on a free loopback port,
+    in this event loop; yields its base URL. For answers that never end (Server-Sent Events),
+    which httpx's ASGI transport cannot stream."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning",
+                                           timeout_graceful_shutdown=2))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.01)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
