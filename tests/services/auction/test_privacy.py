@@ -69,6 +69,18 @@ def _check_bids(reader: Reader, shown: list[dict], bidders: list[str], closed: b
     assert len(set(numbers.values())) == len(numbers), "two bidders share a number"
 
 
+async def _bidders(client: httpx.AsyncClient, common, url: str, procedure: str
+                   ) -> dict[str, str]:
+    """B1 and B2 register and pay their deposits; their bid numbers."""
+    numbers = {}
+    for reader in READERS[:2]:
+        reg = await client.post(f"{procedure}/registrations", headers=reader.headers(common))
+        assert reg.status_code == 201, reg.text
+        numbers[reader.subject] = reg.json()["bidder_number"]
+        await confirm_deposit(url, procedure.rsplit("/", 1)[1], reader.subject, NOW)
+    return numbers
+
+
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(NOW)
@@ -86,13 +98,7 @@ async def test_every_reader_of_an_auction_sees_what_it_may(database_url, common,
             "ends_at": ENDS.isoformat()})
         assert r.status_code == 201, r.text
         auction_id = r.json()["id"]
-        own_numbers = {}
-        for reader in READERS[:2]:
-            reg = await client.post(f"/auctions/{auction_id}/registrations",
-                                    headers=reader.headers(common))
-            assert reg.status_code == 201, reg.text
-            own_numbers[reader.subject] = reg.json()["bidder_number"]
-            await confirm_deposit(database_url, auction_id, reader.subject, NOW)
+        own_numbers = await _bidders(client, common, database_url, f"/auctions/{auction_id}")
         assert own_numbers[B1] != own_numbers[B2]
         clock.advance(STARTS - NOW + timedelta(hours=1))
 
@@ -174,13 +180,8 @@ async def test_every_reader_of_a_listing_trade_sees_what_it_may(database_url, co
                                     "countdown_seconds": 300})
         assert r.status_code == 201, r.text
         trade = r.json()
-        own_numbers = {}
-        for reader in READERS[:2]:
-            reg = await client.post(f"/listing-trades/{trade['id']}/registrations",
-                                    headers=reader.headers(common))
-            assert reg.status_code == 201, reg.text
-            own_numbers[reader.subject] = reg.json()["bidder_number"]
-            await confirm_deposit(database_url, trade["id"], reader.subject, NOW)
+        own_numbers = await _bidders(client, common, database_url,
+                                     f"/listing-trades/{trade['id']}")
         ends = datetime.fromisoformat(trade["period_ends_at"].replace("Z", "+00:00"))
         clock.advance(ends - clock.now())
         assert await scheduler.fire_due() == 1  # two qualified buyers: online bidding

@@ -14,16 +14,13 @@ import asyncpg
 import httpx
 import pytest
 
-from services.auction import consumer, repository
 from services.auction.api import create_app
 from services.auction.config import AuctionSettings
 from services.auction.trade_routes import BIDDING_CLOSE, PERIOD_END
 from shared.auth import Role
 from shared.clock import ManualClock
-from shared.events import examples_of
-from shared.events.listing import ListingPublished
-from shared.events.procedures import DepositConfirmed
 from shared.scheduler import pending
+from tests.support.procedures import confirm_deposit, published_listing, sql
 from tests.support.services import bearer, running
 
 NOW = datetime(2026, 6, 1, 2, 0, tzinfo=UTC)  # Monday 1 June 2026, 10:00 in Shanghai
@@ -56,38 +53,17 @@ async def service(database_url, common, clock):
 
 
 async def _sql(url: str, query: str, *args):
-    conn = await asyncpg.connect(url)
-    try:
-        return await conn.fetch(query, *args)
-    finally:
-        await conn.close()
+    return await sql(url, query, *args)
 
 
 async def _published_listing(url: str, route: str = "listing") -> uuid.UUID:
-    example = examples_of(ListingPublished)[0]
-    listing_id = uuid.uuid4()
-    event = ListingPublished.model_validate(
-        example | {"listing_id": str(listing_id),
-                   "listing": example["listing"] | {"pricing_route": route}})
-    conn = await asyncpg.connect(url)
-    try:
-        await repository.listing_published(conn, event)
-    finally:
-        await conn.close()
-    return listing_id
+    return await published_listing(url, route)
 
 
 async def _deposit(url: str, trade_id: str, bidder: str, at: datetime,
                    amount_fen: int = DEPOSIT) -> None:
     """What the consumer does with the settlement service's DepositConfirmed."""
-    conn = await asyncpg.connect(url)
-    try:
-        async with conn.transaction():
-            await consumer.on_deposit_confirmed(conn, DepositConfirmed(
-                deposit_id=uuid.uuid4(), procedure_id=uuid.UUID(trade_id), bidder_id=bidder,
-                amount_fen=amount_fen, region="230102", confirmed_at=at), None)
-    finally:
-        await conn.close()
+    await confirm_deposit(url, trade_id, bidder, at, amount_fen)
 
 
 async def _outbox(url: str) -> list[tuple[str, dict]]:
