@@ -48,3 +48,17 @@ async def serving(app) -> AsyncIterator[str]:
         server.should_exit = True
         await task
         sock.close()
+
+
+async def retried(client: httpx.AsyncClient, method: str, url: str, *, key: str,
+                  **kwargs) -> httpx.Response:
+    """Send the same request twice with the Idempotency-Key ``key``; checks that the second
+    answer is the first one replayed, byte for byte, and returns it."""
+    headers = {**kwargs.pop("headers", {}), "Idempotency-Key": key}
+    first = await client.request(method, url, headers=headers, **kwargs)
+    again = await client.request(method, url, headers=headers, **kwargs)
+    assert "idempotent-replayed" not in first.headers, first.headers
+    assert again.headers.get("idempotent-replayed") == "true", (again.status_code, again.text)
+    assert (again.status_code, again.content) == (first.status_code, first.content)
+    assert again.headers["content-type"] == first.headers["content-type"]
+    return first
