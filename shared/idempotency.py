@@ -260,13 +260,17 @@ async def claim(conn: asyncpg.Connection, once: Once) -> Answer | None:
     return _check(once, stored)
 
 
+def _headers(answer: Answer) -> str | None:
+    return json.dumps(dict(answer.headers)) if answer.headers else None
+
+
 async def remember(conn: asyncpg.Connection, once: Once, answer: Answer) -> None:
     """Store the answer of the command that claimed the key (same transaction)."""
     await conn.execute(
         "UPDATE idempotency_keys SET status = $3, media_type = $4, headers = $5::jsonb,"
         " response = $6 WHERE scope = $1 AND key = $2",
-        once.scope, once.key, answer.status, answer.media_type,
-        json.dumps(dict(answer.headers)), answer.content)
+        once.scope, once.key, answer.status, answer.media_type, _headers(answer),
+        answer.content)
 
 
 async def remember_many(conn: asyncpg.Connection, answered: list[tuple[Once, Answer]]
@@ -282,7 +286,7 @@ async def remember_many(conn: asyncpg.Connection, answered: list[tuple[Once, Ans
         [o.scope for o, _ in answered], [o.key for o, _ in answered],
         [o.fingerprint for o, _ in answered], [a.status for _, a in answered],
         [a.media_type for _, a in answered],
-        [json.dumps(dict(a.headers)) for _, a in answered], [a.content for _, a in answered])
+        [_headers(a) for _, a in answered], [a.content for _, a in answered])
     written = {(r["scope"], r["key"]) for r in rows}
     return {(o.scope, o.key) for o, _ in answered} - written
 
