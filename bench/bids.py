@@ -7,6 +7,9 @@ over HTTP/1.1 keep-alive connections from this process:
   trivial   GET /healthz, the same server, the same connections: the ceiling of the HTTP stack;
   hot       one auction, 64 bidders; each bid asks one increment above the last it assigned, so
             most arrive in order and are accepted (some lose the race and are rejected);
+  keyed     the same, each bid with an Idempotency-Key of its own (claimed and answered in the
+            batch that writes it); then a sample of them is sent again and must be answered
+            with the first answer, byte for byte;
   paced     the hot auction at 80 % of the accepted rate measured, for latency;
   many      1,000 auctions at once, bids spread over them.
 
@@ -84,9 +87,11 @@ class Connection:
         self.writer.close()
 
 
-def request(method: str, path: str, token: str, body: bytes = b"") -> bytes:
+def request(method: str, path: str, token: str, body: bytes = b"", key: str | None = None
+            ) -> bytes:
+    extra = f"Idempotency-Key: {key}\r\n" if key else ""
     return (f"{method} {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+            f"{extra}Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
             ).encode() + body
 
 
@@ -201,16 +206,19 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict:
 
         counters = {hot: START - INCREMENT}
 
-        def bid_on(auction: uuid.UUID, stats: Stats):
+        def bid_on(auction: uuid.UUID, stats: Stats, keyed: list | None = None):
             def make(i: int):
                 counters[auction] += INCREMENT
                 amount = counters[auction]
+                key = uuid.uuid4().hex if keyed is not None else None
                 raw = request("POST", f"/auctions/{auction}/bids", tokens[i],
-                              b'{"amount_fen":%d}' % amount)
+                              b'{"amount_fen":%d}' % amount, key)
 
                 def answered(status: int, body: bytes) -> None:
                     if status == 201:
                         stats.accepted.append((auction, json.loads(body)["sequence"], amount))
+                    if keyed is not None:
+                        keyed.append((i, raw, status, body))
                 return raw, answered
             return make
 
@@ -228,6 +236,27 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict:
         }
         figures["ratio_to_trivial"] = round(
             figures["hot_requests_per_s"] / figures["trivial_req_per_s"], 3)
+
+        keyed_stats, keyed = Stats(), []
+        elapsed = await drive(port, args.connections, args.seconds,
+                              bid_on(hot, keyed_stats, keyed), keyed_stats)
+        figures |= {
+            "keyed_accepted_bids_per_s": round(len(keyed_stats.accepted) / elapsed),
+            "keyed_requests_per_s": round(len(keyed_stats.latencies) / elapsed),
+            "keyed_p50_ms": pct(keyed_stats.latencies, 50),
+            "keyed_p99_ms": pct(keyed_stats.latencies, 99),
+        }
+        figures["keyed_ratio_to_hot"] = round(
+            figures["keyed_requests_per_s"] / figures["hot_requests_per_s"], 3)
+        sample = keyed[::max(1, len(keyed) // 500)]
+        replay = Connection("127.0.0.1", port)
+        await replay.open()
+        mismatched = 0
+        for _, raw, status, body in sample:
+            again = await replay.request(raw)
+            mismatched += again != (status, body)
+        replay.close()
+        figures |= {"keyed_retries_sent": len(sample), "keyed_retries_mismatched": mismatched}
 
         paced_stats = Stats()
         rate = 0.8 * len(hot_stats.latencies) / elapsed
@@ -253,7 +282,8 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict:
                     "many_p50_ms": pct(many_stats.latencies, 50),
                     "many_p99_ms": pct(many_stats.latencies, 99)}
 
-        answered = hot_stats.accepted + paced_stats.accepted + many_stats.accepted
+        answered = (hot_stats.accepted + keyed_stats.accepted + paced_stats.accepted
+                    + many_stats.accepted)
         stored = {(r["auction_id"], r["seq"], r["amount_fen"]) for r in await pool.fetch(
             "SELECT auction_id, seq, amount_fen FROM bids")}
         figures["accepted_answers_missing_from_db"] = sum(
@@ -286,6 +316,11 @@ def main() -> None:
           f"accepted bids/s of {figures['hot_requests_per_s']} bids/s "
           f"(ratio to trivial {figures['ratio_to_trivial']}), p50 {figures['hot_p50_ms']} ms, "
           f"p99 {figures['hot_p99_ms']} ms")
+    print(f"with Idempotency-Key: {figures['keyed_accepted_bids_per_s']} accepted bids/s of "
+          f"{figures['keyed_requests_per_s']} bids/s (ratio to unkeyed "
+          f"{figures['keyed_ratio_to_hot']}), p50 {figures['keyed_p50_ms']} ms, p99 "
+          f"{figures['keyed_p99_ms']} ms; {figures['keyed_retries_mismatched']} of "
+          f"{figures['keyed_retries_sent']} retries answered differently")
     print(f"paced at 80 %: {figures['paced_requests_per_s']} bids/s, p50 "
           f"{figures['paced_p50_ms']} ms, p99 {figures['paced_p99_ms']} ms")
     print(f"1,000 auctions: {figures['many_accepted_bids_per_s']} accepted bids/s, p50 "

@@ -43,6 +43,7 @@ __all__ = [
     "current_principal",
     "install_auth",
     "mint_token",
+    "optional_principal",
     "require",
     "require_region",
 ]
@@ -264,6 +265,20 @@ async def current_principal(
     """FastAPI dependency: the principal of the request's bearer token, or a 401 problem."""
     if credentials is None:
         _missing_bearer(request.headers.get("Authorization"))
+    verifier: TokenVerifier = request.app.state.token_verifier
+    return await verifier.verify_async(credentials.credentials)
+
+
+async def optional_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal | None:
+    """FastAPI dependency of a public view that shows more to some: the principal of the
+    bearer token, None without an Authorization header (a bad token is still a 401)."""
+    if credentials is None:
+        if request.headers.get("Authorization"):
+            _missing_bearer(request.headers.get("Authorization"))
+        return None
     verifier: TokenVerifier = request.app.state.token_verifier
     return await verifier.verify_async(credentials.credentials)
 

@@ -13,6 +13,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +21,13 @@ import asyncpg
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from shared import idempotency, retention
 from shared.auth import install_auth
 from shared.clock import Clock, SystemClock, clock_from
 from shared.consumer import ConsumerRunner, Handler
 from shared.db import SERVER_SETTINGS, create_pool, migrate
 from shared.events import Event, all_event_types
+from shared.idempotency import Once
 from shared.kafka import dlq_topic, ensure_topics, new_producer
 from shared.logs import configure_logging
 from shared.metrics import KAFKA_REACHABLE, install_metrics
@@ -74,8 +77,9 @@ class Runtime:
     kafka_state: str = "ok"
     """The last Kafka check's answer (``ok`` after a start, which needs the cluster)."""
 
-    def unit_of_work(self, region: str) -> UnitOfWork:
-        return UnitOfWork(self.pool, self.outbox, region)
+    def unit_of_work(self, region: str, once: Once | None = None) -> UnitOfWork:
+        """One transaction; with ``once``, a keyed command (see :class:`UnitOfWork`)."""
+        return UnitOfWork(self.pool, self.outbox, region, once)
 
     async def check_database(self) -> str:
         """``ok``, or ``error: <kind>`` when the database does not answer within the bound."""
@@ -173,6 +177,10 @@ def build_app(
                 runtime.tasks.append(asyncio.create_task(runtime.consumer.run(), name="consumer"))
             for job in spec.background:
                 runtime.tasks.append(asyncio.create_task(job(runtime), name=job.__name__))
+            runtime.tasks.append(asyncio.create_task(retention.keep_sweeping(
+                runtime.pool, idempotency_keys=timedelta(days=common.idempotency_retention_days),
+                inbox=timedelta(days=common.inbox_retention_days),
+                every=timedelta(seconds=common.retention_sweep_seconds)), name="retention"))
         log.info("%s service ready", spec.name)
         try:
             yield
@@ -192,6 +200,7 @@ def build_app(
                   lifespan=lifespan)
     app.state.runtime = runtime
     install_problem_handlers(app)
+    idempotency.install(app)
     install_auth(app, common)
     install_metrics(app, spec.name)
     app.add_middleware(TraceMiddleware)

@@ -40,6 +40,17 @@ class CommonSettings(BaseSettings):
                     "(training and demonstration deployments; see `techex clock`).",
     )
 
+    idempotency_retention_days: float = Field(
+        default=30, gt=0,
+        description="How long an Idempotency-Key's answer is kept for retries, then swept.")
+    inbox_retention_days: float = Field(
+        default=30, gt=0,
+        description="How long a consumer remembers an event it handled, then swept; keep it "
+                    "longer than the topics' retention (Kafka's default is 7 days), or a "
+                    "redelivered event would be applied again.")
+    retention_sweep_seconds: float = Field(
+        default=3600, gt=0, description="How often each process sweeps expired rows.")
+
     def topic(self, aggregate: str) -> str:
         """Kafka topic carrying one aggregate type's events."""
         return f"{self.topic_prefix}.{aggregate}"

@@ -19,19 +19,25 @@ from starlette.routing import Route
 
 from services.auction import routes
 from shared.auth import Role, principal_with_role
+from shared.idempotency import HEADER, parse_key
 
 _BUYER = frozenset({Role.BUYER})
 
 
 async def _bid(request: Request) -> Response:
     buyer = await principal_with_role(request, _BUYER)
+    errors: list = []
+    try:
+        key = parse_key(request.headers.get(HEADER))
+    except RequestValidationError as exc:
+        errors += exc.errors()
     try:
         body = routes.BidIn.model_validate_json(await request.body())
     except ValidationError as exc:
-        raise RequestValidationError(
-            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
-        ) from None
-    return await routes.place_bid(request.path_params["auction_id"], body, request, buyer)
+        errors += [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+    if errors:
+        raise RequestValidationError(errors)
+    return await routes.place_bid(request.path_params["auction_id"], body, request, buyer, key)
 
 
 def install(app: FastAPI) -> Route:

@@ -3,9 +3,9 @@
 Every auction this process owns has an actor: a task with a queue. The actor takes all the
 commands waiting (up to ``max_batch``), applies them one after another to the in-memory state
 (the pure domain decides), writes the whole batch — accepted bids, derived columns, events
-through the outbox, the moved close deadline — in one transaction, and only then answers the
-callers. A row lock per bid would cap a hot auction near 1.5k bids/s on two cores; one commit
-for many bids does not.
+through the outbox, the moved close deadline, the claimed Idempotency-Keys with their answers —
+in one transaction, and only then answers the callers. A row lock per bid would cap a hot
+auction near 1.5k bids/s on two cores; one commit for many bids does not.
 
 Ownership: a process owns an auction while it holds its lease; each batch is fenced by the
 lease's epoch, so a process that lost its lease cannot append (its batch fails and its actor
@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,6 +32,14 @@ from services.auction.domain.bidding import Bid
 from shared.clock import Clock
 from shared.db import database_unavailable
 from shared.events.base import Event
+from shared.idempotency import (
+    Answer,
+    IdempotencyKeyInProgress,
+    Once,
+    is_definite,
+    remember_many,
+    stored,
+)
 from shared.outbox import OutboxWriter
 from shared.problems import Problem
 from shared.scheduler import schedule
@@ -87,20 +95,59 @@ class Step:
 Command = Callable[[Auction, datetime], Step]
 
 
+Render = Callable[[Any], Answer]
+"""How a keyed command's result is answered over HTTP (stored with the batch)."""
+
+
 @dataclass
 class _Pending:
     command: Command
     future: asyncio.Future
+    once: Once | None = None
+    render: Render | None = None
     arrived: float = field(default_factory=lambda: asyncio.get_running_loop().time())
+
+    def answer(self, outcome: Step | BaseException) -> Answer | None:
+        """The answer to store for a keyed command; None if there is none to keep."""
+        if self.once is None:
+            return None
+        if isinstance(outcome, BaseException):
+            return self.once.refusal(outcome) if is_definite(outcome) else None
+        assert self.render is not None
+        return self.render(outcome.result)
+
+
+class _KeysTaken(Exception):
+    """Some keys of the batch were answered before (by another process or auction): the
+    batch is rolled back and applied again without them."""
+
+    def __init__(self, taken: set[tuple[str, str]]) -> None:
+        super().__init__(f"{len(taken)} idempotency keys taken")
+        self.taken = taken
 
 
 class _Actor:
-    def __init__(self, engine: BidEngine, state: Auction, epoch: int) -> None:
+    def __init__(self, engine: BidEngine, state: Auction, epoch: int,
+                 numbers: dict[str, int]) -> None:
         self.engine = engine
         self.state = state
         self.epoch = epoch
+        self.numbers = numbers
+        """Bid numbers of the bidders known to this writer (what the live view shows)."""
         self.queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self.running: set[tuple[str, str]] = set()
+        """Idempotency keys of the commands queued or being written."""
         self.task = asyncio.create_task(self._run(), name=f"auction-{state.id}")
+
+    def put(self, pending: _Pending) -> None:
+        once = pending.once
+        if once is not None:
+            claim = (once.scope, once.key)
+            if claim in self.running:
+                raise IdempotencyKeyInProgress(once.key)
+            self.running.add(claim)
+            pending.future.add_done_callback(lambda _: self.running.discard(claim))
+        self.queue.put_nowait(pending)
 
     async def _run(self) -> None:
         while True:
@@ -129,7 +176,8 @@ class _Actor:
             if not p.future.done():
                 p.future.set_exception(exc)
 
-    async def _learn_qualifications(self, batch: list[_Pending]) -> None:
+    async def _learn_qualifications(self, conn: asyncpg.Connection,
+                                    batch: list[_Pending]) -> None:
         """Deposits are confirmed by events that any process may consume; the writer reads a
         bidder's qualification from the rows the first time that bidder shows up."""
         state = self.state
@@ -137,15 +185,22 @@ class _Actor:
                    and b not in state.qualified}
         if not unknown:
             return
-        async with self.engine.pool.acquire() as conn:
-            found = await store.qualified_among(conn, state.id, sorted(unknown))
+        found = await store.qualified_among(conn, state.id, sorted(unknown))
         if found:
+            self.numbers.update(found)
             self.state = replace(state, registered=state.registered | set(found),
                                  qualified=state.qualified | set(found))
 
     async def _process(self, batch: list[_Pending]) -> None:
+        async with self.engine.pool.acquire() as conn:
+            await self._learn_qualifications(conn, batch)
+            while batch:
+                batch = await self._write(conn, batch)
+
+    async def _write(self, conn: asyncpg.Connection, batch: list[_Pending]) -> list[_Pending]:
+        """Apply ``batch`` in order and write it in one transaction, then answer it; returns
+        what is left to apply again (nothing, unless some of its keys were taken)."""
         engine = self.engine
-        await self._learn_qualifications(batch)
         now = engine.clock.now()
         before = self.state
         state = before
@@ -160,8 +215,9 @@ class _Actor:
             steps.append((p, step))
         new_bids: tuple[Bid, ...] = state.ladder.since(before.ladder.count)
         events = [e for _, s in steps if isinstance(s, Step) for e in s.events]
+        answers: dict[int, Answer] = {}
         try:
-            async with engine.pool.acquire() as conn, conn.transaction():
+            async with conn.transaction():
                 if not await store.append_bids(conn, state.id, self.epoch, new_bids, state):
                     raise OwnershipLost(detail=f"Auction {state.id} is written elsewhere now.")
                 for _, s in steps:
@@ -171,8 +227,18 @@ class _Actor:
                 if state.ends_at != before.ends_at and state.closed_at is None:
                     await schedule(conn, CLOSE_DEADLINE, str(state.id), state.ends_at)
                     EXTENSIONS.inc()
+                # Keyed commands: claimed and answered in this same transaction.
+                keyed: list[tuple[Once, Answer]] = []
+                for i, (p, s) in enumerate(steps):
+                    if p.once is not None and (a := p.answer(s)) is not None:
+                        answers[i] = a
+                        keyed.append((p.once, a))
+                if keyed and (taken := await remember_many(conn, keyed)):
+                    raise _KeysTaken(taken)
         except OwnershipLost:
             raise
+        except _KeysTaken as exc:
+            return await self._answer_taken(conn, batch, exc.taken)
         except Exception as exc:
             if database_unavailable(exc):
                 raise
@@ -180,19 +246,45 @@ class _Actor:
             for p, _ in steps:
                 if not p.future.done():
                     p.future.set_exception(exc)
-            return  # the in-memory state stays as it was before the batch
+            return []  # the in-memory state stays as it was before the batch
         self.state = state
+        for _, s in steps:
+            if isinstance(s, Step) and isinstance(s.result, Registration):
+                self.numbers[s.result.bidder_id] = s.result.number
         done = asyncio.get_running_loop().time()
         BATCH_SIZE.observe(len(batch))
-        for p, s in steps:
+        for i, (p, s) in enumerate(steps):
             BID_SECONDS.observe(done - p.arrived)
             if p.future.done():
                 continue
-            if isinstance(s, BaseException):
+            if i in answers:
+                p.future.set_result(answers[i])
+            elif isinstance(s, BaseException):
                 p.future.set_exception(s)
             else:
                 p.future.set_result(s.result)
-        engine._notify(state, new_bids)
+        engine._notify(state, new_bids, self.numbers)
+        return []
+
+    async def _answer_taken(self, conn: asyncpg.Connection, batch: list[_Pending],
+                            taken: set[tuple[str, str]]) -> list[_Pending]:
+        """Answer the commands whose keys were used before (their first answer, or 422 for
+        another request), and give back the others to apply again."""
+        again = []
+        for p in batch:
+            if p.once is None or (p.once.scope, p.once.key) not in taken:
+                again.append(p)
+                continue
+            try:
+                first = await stored(conn, p.once)
+            except Exception as exc:  # IdempotencyKeyReused
+                p.future.set_exception(exc)
+                continue
+            if first is None:  # its writer rolled back meanwhile: apply it as new
+                again.append(p)
+            else:
+                p.future.set_result(first)
+        return again
 
 
 class BidEngine:
@@ -218,14 +310,21 @@ class BidEngine:
         self._actors: dict[uuid.UUID, _Actor] = {}
         self._opening: dict[uuid.UUID, asyncio.Lock] = {}
         self._watchers: dict[uuid.UUID, set[asyncio.Queue]] = {}
+        self.watch_queue_size = 1000
+        """Bids a live-view reader may lag behind before its queue drops some."""
 
     # -- commands ---------------------------------------------------------------------------
-    async def run(self, auction_id: uuid.UUID, command: Command) -> Any:
+    async def run(self, auction_id: uuid.UUID, command: Command, once: Once | None = None,
+                  render: Render | None = None) -> Any:
         """Apply ``command`` in order with every other command on the auction; returns its
-        result once the batch holding it is durable."""
+        result once the batch holding it is durable.
+
+        With ``once`` (a keyed request) the result is the :class:`Answer` ``render`` makes of
+        it, stored with the batch — or the answer stored before for that key. A command
+        refused with a definite problem is answered, not raised, then."""
         actor = await self._actor(auction_id)
         future = asyncio.get_running_loop().create_future()
-        actor.queue.put_nowait(_Pending(command, future))
+        actor.put(_Pending(command, future, once, render))
         return await future
 
     async def submit(self, auction_id: uuid.UUID, command: Command) -> asyncio.Future:
@@ -237,6 +336,11 @@ class BidEngine:
 
     async def state(self, auction_id: uuid.UUID) -> Auction:
         return (await self._actor(auction_id)).state
+
+    async def view(self, auction_id: uuid.UUID) -> tuple[Auction, Mapping[str, int]]:
+        """The state and the bid numbers of its bidders, as this writer holds them."""
+        actor = await self._actor(auction_id)
+        return actor.state, actor.numbers
 
     # -- ownership --------------------------------------------------------------------------
     async def _actor(self, auction_id: uuid.UUID) -> _Actor:
@@ -259,8 +363,9 @@ class BidEngine:
                                          f"{owner['owner']}; send the bid there.",
                                          owner=owner["owner"]).at(owner["owner_url"])
                 state = await store.load(conn, auction_id)
+                numbers = await store.bidder_numbers(conn, auction_id)
             assert state is not None
-            actor = _Actor(self, state, epoch)
+            actor = _Actor(self, state, epoch, numbers)
             self._actors[auction_id] = actor
             OWNED.set(len(self._actors))
             log.info("%s took auction %s (epoch %d, %d bids)", self.owner, auction_id, epoch,
@@ -309,18 +414,22 @@ class BidEngine:
 
     # -- live view --------------------------------------------------------------------------
     def watch(self, auction_id: uuid.UUID) -> asyncio.Queue:
-        q: asyncio.Queue = asyncio.Queue(maxsize=1000)
+        """A queue of ``(bid, bid number, end)`` for each bid accepted from now on. A queue
+        that is full (its reader is slow) drops bids; the reader sees the gap in the
+        sequence and reads the missing bids from the table."""
+        q: asyncio.Queue = asyncio.Queue(maxsize=self.watch_queue_size)
         self._watchers.setdefault(auction_id, set()).add(q)
         return q
 
     def unwatch(self, auction_id: uuid.UUID, q: asyncio.Queue) -> None:
         self._watchers.get(auction_id, set()).discard(q)
 
-    def _notify(self, state: Auction, new_bids: tuple[Bid, ...]) -> None:
+    def _notify(self, state: Auction, new_bids: tuple[Bid, ...],
+                numbers: Mapping[str, int]) -> None:
         for q in self._watchers.get(state.id, ()):
             for b in new_bids:
                 with contextlib.suppress(asyncio.QueueFull):
-                    q.put_nowait((b, state.ends_at))
+                    q.put_nowait((b, numbers.get(b.bidder_id), state.ends_at))
 
 
 # -- commands of the auction route -------------------------------------------------------------
@@ -394,13 +503,22 @@ def close() -> Command:
     return apply
 
 
+@dataclass
+class Registration:
+    bidder_id: str
+    deposit_fen: int
+    number: int = 0
+    """The bid number, drawn when the registration is written."""
+
+
 def register(bidder_id: str) -> Command:
     def apply(state: Auction, now: datetime) -> Step:
         new, event = state.register(bidder_id, now)
+        result = Registration(bidder_id, state.terms.deposit_fen)
 
         async def write(conn: asyncpg.Connection) -> None:
-            await store.add_bidder(conn, state.id, bidder_id, now)
-        return Step(new, (event,), True, write)
+            result.number = await store.add_bidder(conn, state.id, bidder_id, now)
+        return Step(new, (event,), result, write)
     return apply
 
 
@@ -410,9 +528,10 @@ def qualify(bidder_id: str) -> Command:
         if out is None:
             return Step(state, (), False)
         new, event = out
+        result = Registration(bidder_id, state.terms.deposit_fen)
 
         async def write(conn: asyncpg.Connection) -> None:
-            await store.add_bidder(conn, state.id, bidder_id, now)
+            result.number = await store.add_bidder(conn, state.id, bidder_id, now)
             await store.qualify_bidder(conn, state.id, bidder_id, now)
-        return Step(new, (event,), True, write)
+        return Step(new, (event,), result, write)
     return apply

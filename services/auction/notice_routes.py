@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Final
 
 import asyncpg
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from services.auction import procedures_store as store
@@ -35,6 +35,7 @@ from services.auction.domain.notice import (
     ObjectionOutcome,
 )
 from shared.auth import Principal, Role, authorize_region, require
+from shared.idempotency import IdempotencyKey, Once
 from shared.problems import PROBLEM_RESPONSES, not_found
 from shared.scheduler import Deadline, Handler, schedule
 from shared.service import Runtime, runtime_of
@@ -145,7 +146,8 @@ async def _locked(conn: asyncpg.Connection, notice_id: uuid.UUID) -> Notice:
 # -- commands ---------------------------------------------------------------------------------
 
 @router.post("/notices", status_code=201, response_model=NoticeOut)
-async def publish(body: NoticeIn, request: Request, operator: Operator) -> NoticeOut:
+async def publish(body: NoticeIn, request: Request, operator: Operator,
+                  key: IdempotencyKey = None) -> Response:
     """Publish the negotiated deal of a published listing whose pricing route is negotiated."""
     runtime = runtime_of(request)
     listing = await repository.listing_for_auction(runtime.pool, body.listing_id)
@@ -153,7 +155,8 @@ async def publish(body: NoticeIn, request: Request, operator: Operator) -> Notic
         raise not_found(f"No listing {body.listing_id} is known to the auction service.")
     authorize_region(operator, listing["region"])
     now = runtime.clock.now()
-    async with runtime.unit_of_work(listing["region"]) as uow:
+    async with runtime.unit_of_work(listing["region"],
+                                    await Once.of_request(request, operator, key)) as uow:
         listing = await store.lock_listing(uow.conn, body.listing_id, "negotiated")
         terms = NoticeTerms(
             project_name=body.project_name, abstract=body.abstract,
@@ -166,7 +169,7 @@ async def publish(body: NoticeIn, request: Request, operator: Operator) -> Notic
         await store.insert_notice(uow.conn, notice, operator.subject)
         await schedule(uow.conn, NOTICE_END, str(notice.id), notice.ends_at)
         uow.publish(*events)
-    return NoticeOut.of(notice)
+        return uow.answer(201, NoticeOut.of(notice))
 
 
 @router.get("/notices/{notice_id}", response_model=NoticeOut)
@@ -182,32 +185,33 @@ async def get_notice(notice_id: uuid.UUID, request: Request) -> NoticeOut:
 
 @router.post("/notices/{notice_id}/objections", status_code=201, response_model=ObjectionOut)
 async def file_objection(notice_id: uuid.UUID, body: ObjectionIn, request: Request,
-                         who: Anyone) -> ObjectionOut:
+                         who: Anyone, key: IdempotencyKey = None) -> Response:
     """Object to the notice (异议) while it runs; anyone signed in may."""
     runtime = runtime_of(request)
     now = runtime.clock.now()
-    async with runtime.unit_of_work(await _region(request, notice_id)) as uow:
+    async with runtime.unit_of_work(await _region(request, notice_id),
+                                    await Once.of_request(request, who, key)) as uow:
         before = await _locked(uow.conn, notice_id)
         after, filed = before.file_objection(who.subject, body.grounds, now)
         await store.save_notice(uow.conn, before, after)
         uow.publish(filed)
-    o = after.objections[-1]
-    return ObjectionOut(id=o.id, grounds=o.grounds, filed_at=o.filed_at, outcome=None,
-                        reason=None, resolved_at=None)
+        o = after.objections[-1]
+        return uow.answer(201, ObjectionOut(id=o.id, grounds=o.grounds, filed_at=o.filed_at,
+                                            outcome=None, reason=None, resolved_at=None))
 
 
 @router.post("/notices/{notice_id}/objections/{objection_id}/resolve",
              response_model=ObjectionOut)
 async def resolve_objection(notice_id: uuid.UUID, objection_id: uuid.UUID,
-                            body: ResolutionIn, request: Request, operator: Operator
-                            ) -> ObjectionOut:
+                            body: ResolutionIn, request: Request, operator: Operator,
+                            key: IdempotencyKey = None) -> Response:
     """Uphold or dismiss an objection, with the reason (published), until the notice
     concludes; only an operator of the notice's region may."""
     runtime = runtime_of(request)
     region = await _region(request, notice_id)
     authorize_region(operator, region)
     now = runtime.clock.now()
-    async with runtime.unit_of_work(region) as uow:
+    async with runtime.unit_of_work(region, await Once.of_request(request, operator, key)) as uow:
         await store.lock_pending_deadline(uow.conn, NOTICE_END, str(notice_id))
         before = await _locked(uow.conn, notice_id)
         after, resolved = before.resolve_objection(
@@ -217,10 +221,11 @@ async def resolve_objection(notice_id: uuid.UUID, objection_id: uuid.UUID,
             # The notice was only waiting for this: let it conclude now.
             await schedule(uow.conn, NOTICE_END, str(notice_id), now)
         uow.publish(resolved)
-    o = next(o for o in after.objections if o.id == objection_id)
-    return ObjectionOut(id=o.id, grounds=o.grounds, filed_at=o.filed_at,
-                        outcome=o.outcome.value if o.outcome else None, reason=o.reason,
-                        resolved_at=o.resolved_at)
+        o = next(o for o in after.objections if o.id == objection_id)
+        return uow.answer(200, ObjectionOut(
+            id=o.id, grounds=o.grounds, filed_at=o.filed_at,
+            outcome=o.outcome.value if o.outcome else None, reason=o.reason,
+            resolved_at=o.resolved_at))
 
 
 # -- the end of the notice --------------------------------------------------------------------

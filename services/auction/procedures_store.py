@@ -35,6 +35,7 @@ from services.auction.domain.notice import (
     Objection,
     ObjectionOutcome,
 )
+from services.auction.store import draw_number
 from shared.problems import Problem, not_found
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "procedure_region",
     "save_notice",
     "save_trade",
+    "trade_numbers",
 ]
 
 
@@ -169,6 +171,14 @@ async def load_trade(conn: asyncpg.Connection, trade_id: uuid.UUID, *, lock: boo
         closed_at=row["closed_at"])
 
 
+async def trade_numbers(db: asyncpg.Pool | asyncpg.Connection, trade_id: uuid.UUID
+                        ) -> dict[str, int]:
+    """The bid numbers of the trade's buyers."""
+    rows = await db.fetch(
+        "SELECT bidder_id, number FROM listing_trade_buyers WHERE trade_id = $1", trade_id)
+    return {r["bidder_id"]: r["number"] for r in rows}
+
+
 async def save_trade(conn: asyncpg.Connection, before: ListingTrade, after: ListingTrade,
                      at: datetime) -> None:
     """Write what a command changed: the scalar state, new buyers and qualifications (at
@@ -185,12 +195,12 @@ async def save_trade(conn: asyncpg.Connection, before: ListingTrade, after: List
         after.closed_at, after.period_ends_at, ladder.ends_at if ladder else None,
         high.amount_fen if high else None, ladder.count if ladder else 0, after.winner_id,
         after.price_fen)
-    new_buyers = sorted(after.registered - before.registered)
-    if new_buyers:
-        await conn.executemany(
-            "INSERT INTO listing_trade_buyers (trade_id, bidder_id, registered_at)"
-            " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-            [(after.id, b, at) for b in new_buyers])
+    for b in sorted(after.registered - before.registered):
+        # Drawn under the trade's row lock, which every command holds (see load_trade).
+        number = await draw_number(conn, "listing_trade_buyers", "trade_id", after.id)
+        await conn.execute(
+            "INSERT INTO listing_trade_buyers (trade_id, bidder_id, registered_at, number)"
+            " VALUES ($1, $2, $3, $4)", after.id, b, at, number)
     new_qualified = sorted(after.qualified - before.qualified)
     if new_qualified:
         await conn.executemany(

@@ -6,9 +6,11 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
+from random import SystemRandom
 
 import asyncpg
 
+from services.auction.domain import anonymity
 from services.auction.domain.auction import (
     Auction,
     AuctionRules,
@@ -127,36 +129,64 @@ async def append_bids(conn: asyncpg.Connection, auction_id: uuid.UUID, epoch: in
     return True
 
 
+_NUMBERS = SystemRandom()
+
+
+async def draw_number(conn: asyncpg.Connection, table: str, column: str,
+                      procedure_id: uuid.UUID) -> int:
+    """A bid number no bidder of the procedure holds. The caller holds the procedure's row
+    lock, which serialises the draws of one procedure."""
+    if (table, column) not in (("bidders", "auction_id"), ("listing_trade_buyers", "trade_id")):
+        raise ValueError(f"not a table of bidders: {table}")
+    taken = {r["number"] for r in await conn.fetch(
+        f"SELECT number FROM {table} WHERE {column} = $1", procedure_id)}
+    return anonymity.draw_number(taken, _NUMBERS)
+
+
 async def add_bidder(conn: asyncpg.Connection, auction_id: uuid.UUID, bidder_id: str,
-                     at: datetime) -> None:
-    await conn.execute(
-        "INSERT INTO bidders (auction_id, bidder_id, registered_at) VALUES ($1, $2, $3)"
-        " ON CONFLICT DO NOTHING", auction_id, bidder_id, at)
+                     at: datetime) -> int:
+    """Register the bidder if it is not yet (drawing its bid number); its number."""
+    # The auction's row lock serialises the draws (the bid engine's batch holds it already).
+    await conn.execute("SELECT 1 FROM auctions WHERE id = $1 FOR UPDATE", auction_id)
+    number = await conn.fetchval(
+        "SELECT number FROM bidders WHERE auction_id = $1 AND bidder_id = $2",
+        auction_id, bidder_id)
+    if number is None:
+        number = await draw_number(conn, "bidders", "auction_id", auction_id)
+        await conn.execute(
+            "INSERT INTO bidders (auction_id, bidder_id, registered_at, number)"
+            " VALUES ($1, $2, $3, $4)", auction_id, bidder_id, at, number)
+    return number
 
 
 async def qualify_bidder(conn: asyncpg.Connection, auction_id: uuid.UUID, bidder_id: str,
-                         at: datetime) -> None:
-    await conn.execute(
-        "UPDATE bidders SET qualified_at = coalesce(qualified_at, $3)"
-        " WHERE auction_id = $1 AND bidder_id = $2", auction_id, bidder_id, at)
+                         at: datetime) -> bool:
+    """Mark a registered bidder qualified; False if it already was."""
+    return bool(await conn.fetchval(
+        "UPDATE bidders SET qualified_at = $3 WHERE auction_id = $1 AND bidder_id = $2"
+        " AND qualified_at IS NULL RETURNING true", auction_id, bidder_id, at))
 
 
 async def confirm_deposit(conn: asyncpg.Connection, auction_id: uuid.UUID, bidder_id: str,
                           at: datetime) -> bool:
     """Mark the bidder qualified (registering it if needed); False if it already was."""
-    return bool(await conn.fetchval(
-        "INSERT INTO bidders (auction_id, bidder_id, registered_at, qualified_at)"
-        " VALUES ($1, $2, $3, $3) ON CONFLICT (auction_id, bidder_id) DO UPDATE"
-        " SET qualified_at = $3 WHERE bidders.qualified_at IS NULL RETURNING true",
-        auction_id, bidder_id, at))
+    await add_bidder(conn, auction_id, bidder_id, at)
+    return await qualify_bidder(conn, auction_id, bidder_id, at)
 
 
 async def qualified_among(conn: asyncpg.Connection, auction_id: uuid.UUID,
-                          bidders: Sequence[str]) -> list[str]:
+                          bidders: Sequence[str]) -> dict[str, int]:
+    """The qualified ones of ``bidders``, with their bid numbers."""
     rows = await conn.fetch(
-        "SELECT bidder_id FROM bidders WHERE auction_id = $1 AND bidder_id = ANY($2)"
+        "SELECT bidder_id, number FROM bidders WHERE auction_id = $1 AND bidder_id = ANY($2)"
         " AND qualified_at IS NOT NULL", auction_id, list(bidders))
-    return [r["bidder_id"] for r in rows]
+    return {r["bidder_id"]: r["number"] for r in rows}
+
+
+async def bidder_numbers(db, auction_id: uuid.UUID) -> dict[str, int]:
+    rows = await db.fetch("SELECT bidder_id, number FROM bidders WHERE auction_id = $1",
+                          auction_id)
+    return {r["bidder_id"]: r["number"] for r in rows}
 
 
 async def save_proxy(conn: asyncpg.Connection, auction_id: uuid.UUID, bidder_id: str,
@@ -183,7 +213,11 @@ async def auction_row(db, auction_id: uuid.UUID) -> asyncpg.Record | None:
         " FROM auctions WHERE id = $1", auction_id)
 
 
-async def bid_rows(db, auction_id: uuid.UUID, after: int, limit: int) -> list[asyncpg.Record]:
+async def bid_rows(db, auction_id: uuid.UUID, after: int, limit: int,
+                   upto: int | None = None) -> list[asyncpg.Record]:
+    """Accepted bids after sequence ``after`` (up to ``upto``), with their bidders' numbers."""
     return await db.fetch(
-        "SELECT seq, bidder_id, amount_fen, at, automatic FROM bids"
-        " WHERE auction_id = $1 AND seq > $2 ORDER BY seq LIMIT $3", auction_id, after, limit)
+        "SELECT b.seq, b.bidder_id, d.number, b.amount_fen, b.at, b.automatic FROM bids b"
+        " JOIN bidders d ON d.auction_id = b.auction_id AND d.bidder_id = b.bidder_id"
+        " WHERE b.auction_id = $1 AND b.seq > $2 AND ($4::integer IS NULL OR b.seq <= $4)"
+        " ORDER BY b.seq LIMIT $3", auction_id, after, limit, upto)

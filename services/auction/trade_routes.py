@@ -21,15 +21,17 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Annotated
 
 import asyncpg
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from services.auction import procedures_store as store
 from services.auction import repository
+from services.auction.domain.anonymity import Viewer, label
 from services.auction.domain.deals import deal_id_for
 from services.auction.domain.errors import RegistrationRefused
 from services.auction.domain.listing_trade import (
@@ -39,9 +41,17 @@ from services.auction.domain.listing_trade import (
     TradeStatus,
 )
 from services.auction.routes import BidRefused
-from shared.auth import Principal, Role, authorize_region, require
+from services.auction.views import (
+    BidderShown,
+    BiddersShown,
+    bidder_json,
+    bidders_json,
+    viewer_of,
+)
+from shared.auth import Principal, Role, authorize_region, optional_principal, require
 from shared.events.base import Event
 from shared.events.procedures import DepositConfirmed
+from shared.idempotency import IdempotencyKey, Once
 from shared.problems import PROBLEM_RESPONSES, not_found
 from shared.scheduler import Deadline, Handler, schedule
 from shared.service import Runtime, runtime_of
@@ -76,13 +86,15 @@ class ListingTradeIn(BaseModel):
                                    description="限时竞价期 countdown, restarted by each bid")
 
 
-class PublicBid(BaseModel):
+class PublicBid(BidderShown):
+    """A quote of the online bidding; its bidder shown by bid number."""
+
     sequence: int
     amount_fen: int
     at: datetime
 
 
-class ListingTradeOut(BaseModel):
+class ListingTradeOut(BiddersShown):
     """The public state. Who registered or qualified is not shown (nor how many, until the
     announcement period is over): it would invite collusion."""
 
@@ -107,17 +119,17 @@ class ListingTradeOut(BaseModel):
     free_quote_ends_at: datetime | None = None
     bidding_ends_at: datetime | None = None
     high_bid_fen: int | None = None
-    bids: list[PublicBid] = []
+    bids: list[PublicBid] = Field(default_factory=list)
     failure: str | None = None
     closed_at: datetime | None = None
-    winner_id: str | None = None
     price_fen: int | None = None
     deal_id: uuid.UUID | None = None
 
     @classmethod
-    def of(cls, t: ListingTrade) -> ListingTradeOut:
+    def of(cls, t: ListingTrade, viewer: Viewer, numbers: Mapping[str, int]) -> ListingTradeOut:
         terms, ladder = t.terms, t.ladder
         high = ladder.high if ladder else None
+
         return cls(
             id=t.id, listing_id=t.listing_id, seller_id=t.seller_id, region=t.region,
             status=t.status.value, listed_price_fen=terms.listed_price_fen,
@@ -133,18 +145,25 @@ class ListingTradeOut(BaseModel):
             free_quote_ends_at=ladder.opens_at + terms.free_quote if ladder else None,
             bidding_ends_at=ladder.ends_at if ladder else None,
             high_bid_fen=high.amount_fen if high else None,
-            bids=[PublicBid(sequence=b.sequence, amount_fen=b.amount_fen, at=b.at)
+            bids=[PublicBid(sequence=b.sequence, amount_fen=b.amount_fen, at=b.at,
+                            **bidder_json(viewer, b.bidder_id, numbers.get(b.bidder_id)))
                   for b in t.bids],
             failure=t.failure.value if t.failure else None, closed_at=t.closed_at,
-            winner_id=t.winner_id, price_fen=t.price_fen,
+            **bidders_json(viewer, numbers, t.winner_id), price_fen=t.price_fen,
             deal_id=deal_id_for(t.id) if t.winner_id else None)
 
 
 class RegistrationOut(BaseModel):
     listing_trade_id: uuid.UUID
     bidder_id: str
+    bidder_number: str = Field(description="your bid number (竞买号) in this trade")
     deposit_fen: int
     qualified: bool
+
+
+def _viewer(principal: Principal | None, t: ListingTrade) -> Viewer:
+    return viewer_of(principal, region=t.region, seller_id=t.seller_id,
+                     closed=t.closed_at is not None)
 
 
 class BidIn(BaseModel):
@@ -176,8 +195,8 @@ async def _locked(conn: asyncpg.Connection, trade_id: uuid.UUID) -> ListingTrade
 # -- commands ---------------------------------------------------------------------------------
 
 @router.post("/listing-trades", status_code=201, response_model=ListingTradeOut)
-async def announce(body: ListingTradeIn, request: Request, operator: Operator
-                   ) -> ListingTradeOut:
+async def announce(body: ListingTradeIn, request: Request, operator: Operator,
+                   key: IdempotencyKey = None) -> Response:
     """Announce a listing trade of a published listing whose pricing route is listing."""
     runtime = runtime_of(request)
     listing = await repository.listing_for_auction(runtime.pool, body.listing_id)
@@ -185,7 +204,8 @@ async def announce(body: ListingTradeIn, request: Request, operator: Operator
         raise not_found(f"No listing {body.listing_id} is known to the auction service.")
     authorize_region(operator, listing["region"])
     now = runtime.clock.now()
-    async with runtime.unit_of_work(listing["region"]) as uow:
+    async with runtime.unit_of_work(listing["region"],
+                                    await Once.of_request(request, operator, key)) as uow:
         listing = await store.lock_listing(uow.conn, body.listing_id, "listing")
         terms = ListingTradeTerms(
             listed_price_fen=body.listed_price_fen, increment_fen=body.increment_fen,
@@ -200,29 +220,36 @@ async def announce(body: ListingTradeIn, request: Request, operator: Operator
         await store.insert_trade(uow.conn, trade, operator.subject)
         await schedule(uow.conn, PERIOD_END, str(trade.id), trade.period_ends_at)
         uow.publish(*events)
-    return ListingTradeOut.of(trade)
+        return uow.answer(201, ListingTradeOut.of(trade, _viewer(operator, trade), {}))
 
 
 @router.get("/listing-trades/{trade_id}", response_model=ListingTradeOut)
-async def get_trade(trade_id: uuid.UUID, request: Request) -> ListingTradeOut:
-    """The trade's public state (no token needed): terms, period, bids and the outcome."""
+async def get_trade(trade_id: uuid.UUID, request: Request,
+                    principal: Annotated[Principal | None, Depends(optional_principal)]
+                    ) -> ListingTradeOut:
+    """The trade's public state (no token needed): terms, period, bids and the outcome.
+    Bidders are shown by bid number; with a token, a buyer sees which bids are its own, and
+    the region's operators and regulators (the seller once it is closed) see the accounts."""
     async with runtime_of(request).pool.acquire() as conn, conn.transaction(
             isolation="repeatable_read", readonly=True):
         trade = await store.load_trade(conn, trade_id)
+        numbers = await store.trade_numbers(conn, trade_id)
     if trade is None:
         raise not_found(f"No listing trade {trade_id}.")
-    return ListingTradeOut.of(trade)
+    return ListingTradeOut.of(trade, _viewer(principal, trade), numbers)
 
 
 @router.post("/listing-trades/{trade_id}/registrations", status_code=201,
              response_model=RegistrationOut)
-async def register(trade_id: uuid.UUID, request: Request, buyer: Buyer) -> RegistrationOut:
+async def register(trade_id: uuid.UUID, request: Request, buyer: Buyer,
+                   key: IdempotencyKey = None) -> Response:
     """Register as an intended buyer (意向受让方) while the announcement runs. The buyer
     qualifies when the settlement service confirms the deposit
     (``cn.techex.deposit.confirmed.v1``), at once if the deposit is 0."""
     runtime = runtime_of(request)
     now = runtime.clock.now()
-    async with runtime.unit_of_work(await _region(request, trade_id)) as uow:
+    async with runtime.unit_of_work(await _region(request, trade_id),
+                                    await Once.of_request(request, buyer, key)) as uow:
         before = await _locked(uow.conn, trade_id)
         after, registered = before.register(buyer.subject, now)
         uow.publish(registered)
@@ -232,40 +259,43 @@ async def register(trade_id: uuid.UUID, request: Request, buyer: Buyer) -> Regis
             after, event = qualified
             uow.publish(event)
         await store.save_trade(uow.conn, before, after, now)
-    return RegistrationOut(listing_trade_id=trade_id, bidder_id=buyer.subject,
-                           deposit_fen=after.terms.deposit_fen,
-                           qualified=buyer.subject in after.qualified)
+        numbers = await store.trade_numbers(uow.conn, trade_id)
+        return uow.answer(201, RegistrationOut(
+            listing_trade_id=trade_id, bidder_id=buyer.subject,
+            bidder_number=label(numbers[buyer.subject]), deposit_fen=after.terms.deposit_fen,
+            qualified=buyer.subject in after.qualified))
 
 
 @router.post("/listing-trades/{trade_id}/bids", status_code=201, response_model=BidOut)
-async def place_bid(trade_id: uuid.UUID, body: BidIn, request: Request, buyer: Buyer
-                    ) -> BidOut:
+async def place_bid(trade_id: uuid.UUID, body: BidIn, request: Request, buyer: Buyer,
+                    key: IdempotencyKey = None) -> Response:
     """Bid during the online bidding (qualified buyers only). A bid in the timed period
     restarts the countdown. A refused bid is answered 409 and recorded (``bid_rejected``)."""
     runtime = runtime_of(request)
     now = runtime.clock.now()
-    async with runtime.unit_of_work(await _region(request, trade_id)) as uow:
+    async with runtime.unit_of_work(await _region(request, trade_id),
+                                    await Once.of_request(request, buyer, key)) as uow:
         await store.lock_pending_deadline(uow.conn, BIDDING_CLOSE, str(trade_id))
         before = await _locked(uow.conn, trade_id)
         out = before.place_bid(buyer.subject, body.amount_fen, now)
         after = out.state
         uow.publish(*out.events)
-        if out.ok:
-            await store.save_trade(uow.conn, before, after, now)
-            if after.ends_at != before.ends_at:
-                assert after.ends_at is not None
-                await schedule(uow.conn, BIDDING_CLOSE, str(trade_id), after.ends_at)
-    if not out.ok:
-        assert out.reason is not None
-        high = before.ladder.high if before.ladder else None
-        minimum = before.ladder.minimum() if before.ladder else None
-        raise BidRefused(detail=f"The bid was rejected: {out.reason.value}.",
-                         reason=out.reason.value, high_bid_fen=high.amount_fen if high else None,
-                         minimum_fen=minimum)
-    bid = out.accepted[0]
-    assert after.ends_at is not None
-    return BidOut(accepted=True, sequence=bid.sequence, amount_fen=bid.amount_fen,
-                  high_bid_fen=bid.amount_fen, ends_at=after.ends_at)
+        if not out.ok:  # the refusal is recorded (its event commits) and answered 409
+            assert out.reason is not None
+            high = before.ladder.high if before.ladder else None
+            minimum = before.ladder.minimum() if before.ladder else None
+            raise uow.refuse(BidRefused(
+                detail=f"The bid was rejected: {out.reason.value}.", reason=out.reason.value,
+                high_bid_fen=high.amount_fen if high else None, minimum_fen=minimum))
+        await store.save_trade(uow.conn, before, after, now)
+        if after.ends_at != before.ends_at:
+            assert after.ends_at is not None
+            await schedule(uow.conn, BIDDING_CLOSE, str(trade_id), after.ends_at)
+        bid = out.accepted[0]
+        assert after.ends_at is not None
+        return uow.answer(201, BidOut(accepted=True, sequence=bid.sequence,
+                                      amount_fen=bid.amount_fen, high_bid_fen=bid.amount_fen,
+                                      ends_at=after.ends_at))
 
 
 # -- events and deadlines ---------------------------------------------------------------------

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -38,9 +39,15 @@ from shared.events.registry import (
     ContractRefused,
     RefusalReason,
 )
-from shared.idempotency import run_once
+from shared.idempotency import Once
 from shared.problems import ValidationFailed, not_found
 from shared.service import Runtime
+from shared.uow import UnitOfWork
+
+T = TypeVar("T")
+Reply = Callable[[UnitOfWork, uuid.UUID], Awaitable[T]]
+"""How the caller answers a command on a contract: run at the end of the command's
+transaction, so that a keyed request stores that answer with the effect."""
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ORAL_REFUSAL = RefusalReason(code="oral-contract", detail="口头合同不予登记")
@@ -133,6 +140,17 @@ async def _refuse_oral(conn: asyncpg.Connection, contract_id: uuid.UUID, filing_
                            refused_at=now)
 
 
+async def _file_original(runtime: Runtime, uow: UnitOfWork, contract_id: uuid.UUID,
+                         region: str, terms: ContractTerms, actor: str, now: datetime) -> None:
+    """The contract's original filing and its event; an oral contract is refused at once."""
+    filing_id, events = await _file(runtime, uow.conn, contract_id=contract_id,
+                                    kind="original", region=region, terms=terms, current=terms,
+                                    reason="", actor=actor, now=now)
+    if terms.form is ContractForm.ORAL:
+        events.append(await _refuse_oral(uow.conn, contract_id, filing_id, region, now))
+    uow.publish(*events)
+
+
 def _seller_region(principal: Principal, terms: ContractTerms) -> str:
     region = str(terms.seller.region)
     authorize_region(principal, region)
@@ -140,35 +158,23 @@ def _seller_region(principal: Principal, terms: ContractTerms) -> str:
 
 
 async def file_contract(runtime: Runtime, principal: Principal, data: dict[str, Any],
-                        idempotency_key: str | None = None) -> uuid.UUID:
-    """File a contract signed outside the exchange (no deal); oral contracts are refused.
-    A retry with the same ``Idempotency-Key`` gets the contract the first attempt filed."""
+                        once: Once | None, reply: Reply[T]) -> T:
+    """File a contract signed outside the exchange (no deal); oral contracts are refused."""
     terms = parse_terms(data)
     region = _seller_region(principal, terms)
     now = runtime.clock.now()
     contract_id = uuid.uuid4()
-    async with runtime.unit_of_work(region) as uow:
-        async def command() -> tuple[int, Any]:
-            await repository.insert_contract(
-                uow.conn, contract_id=contract_id, deal_id=None, listing_id=None,
-                seller_id=principal.subject, region=region, status="filed",
-                terms=_dump(terms), at=now)
-            filing_id, events = await _file(runtime, uow.conn, contract_id=contract_id,
-                                            kind="original", region=region, terms=terms,
-                                            current=terms, reason="", actor=principal.subject,
-                                            now=now)
-            if terms.form is ContractForm.ORAL:
-                events.append(await _refuse_oral(uow.conn, contract_id, filing_id, region, now))
-            uow.publish(*events)
-            return 201, {"id": str(contract_id)}
-
-        _, body = await run_once(uow.conn, f"registry:file:{principal.subject}",
-                                 idempotency_key, data, command)
-    return uuid.UUID(body["id"])
+    async with runtime.unit_of_work(region, once) as uow:
+        await repository.insert_contract(
+            uow.conn, contract_id=contract_id, deal_id=None, listing_id=None,
+            seller_id=principal.subject, region=region, status="filed",
+            terms=_dump(terms), at=now)
+        await _file_original(runtime, uow, contract_id, region, terms, principal.subject, now)
+        return await reply(uow, contract_id)
 
 
 async def submit(runtime: Runtime, principal: Principal, contract_id: uuid.UUID,
-                 patch: dict[str, Any]) -> None:
+                 patch: dict[str, Any], once: Once | None, reply: Reply[T]) -> T:
     """File a draft (or re-file a refused contract): its terms with the seller's changes."""
     row = await repository.get_contract(runtime.pool, contract_id)
     if row is None:
@@ -178,20 +184,15 @@ async def submit(runtime: Runtime, principal: Principal, contract_id: uuid.UUID,
     terms = parse_terms(_merged(row["terms"], patch))
     region = _seller_region(principal, terms)
     now = runtime.clock.now()
-    async with runtime.unit_of_work(region) as uow:
+    async with runtime.unit_of_work(region, once) as uow:
         row = await _locked(uow.conn, contract_id)
         if row["status"] not in ("draft", "refused"):
             raise ContractState(f"Contract {contract_id} is {row['status']}; only a draft or a "
                                 "refused contract is filed again.", status_now=row["status"])
         await repository.update_contract(uow.conn, contract_id, now, status="filed",
                                          terms=_dump(terms), region=region)
-        filing_id, events = await _file(runtime, uow.conn, contract_id=contract_id,
-                                        kind="original", region=region, terms=terms,
-                                        current=terms, reason="", actor=principal.subject,
-                                        now=now)
-        if terms.form is ContractForm.ORAL:
-            events.append(await _refuse_oral(uow.conn, contract_id, filing_id, region, now))
-        uow.publish(*events)
+        await _file_original(runtime, uow, contract_id, region, terms, principal.subject, now)
+        return await reply(uow, contract_id)
 
 
 def _merged(stored: Any, patch: dict[str, Any]) -> dict[str, Any]:
@@ -211,37 +212,40 @@ async def _registered_for_change(runtime: Runtime, principal: Principal,
 
 
 async def amend(runtime: Runtime, principal: Principal, contract_id: uuid.UUID,
-                patch: dict[str, Any]) -> uuid.UUID:
+                patch: dict[str, Any], once: Once | None, reply: Reply[T]) -> T:
     """File an amendment of a registered contract (the seller's region may not change)."""
     row = await _registered_for_change(runtime, principal, contract_id)
     terms = parse_terms(_merged(row["terms"], patch))
     if str(terms.seller.region) != row["region"]:
         raise ValidationFailed("An amendment keeps the seller's region.", errors=[
             {"field": "body.parties", "message": f"the seller stays in {row['region']}"}])
-    return await _file_change(runtime, principal, contract_id, "amendment", terms, "")
+    return await _file_change(runtime, principal, contract_id, "amendment", terms, "", once,
+                              reply)
 
 
 async def cancel(runtime: Runtime, principal: Principal, contract_id: uuid.UUID,
-                 reason: str) -> uuid.UUID:
+                 reason: str, once: Once | None, reply: Reply[T]) -> T:
     await _registered_for_change(runtime, principal, contract_id)
-    return await _file_change(runtime, principal, contract_id, "cancellation", None, reason)
+    return await _file_change(runtime, principal, contract_id, "cancellation", None, reason,
+                              once, reply)
 
 
 async def _file_change(runtime: Runtime, principal: Principal, contract_id: uuid.UUID,
-                       kind: str, terms: ContractTerms | None, reason: str) -> uuid.UUID:
+                       kind: str, terms: ContractTerms | None, reason: str, once: Once | None,
+                       reply: Reply[T]) -> T:
     now = runtime.clock.now()
     row = await repository.get_contract(runtime.pool, contract_id)
-    async with runtime.unit_of_work(row["region"]) as uow:
+    async with runtime.unit_of_work(row["region"], once) as uow:
         row = await _locked(uow.conn, contract_id)
         if row["status"] != "registered":
             raise ContractState(f"Contract {contract_id} is {row['status']}; only a registered "
                                 f"contract takes an {kind}.", status_now=row["status"])
         current = ContractTerms.model_validate(_merged(row["terms"], {}))
-        filing_id, events = await _file(runtime, uow.conn, contract_id=contract_id, kind=kind,
-                                        region=row["region"], terms=terms, current=current,
-                                        reason=reason, actor=principal.subject, now=now)
+        _, events = await _file(runtime, uow.conn, contract_id=contract_id, kind=kind,
+                                region=row["region"], terms=terms, current=current,
+                                reason=reason, actor=principal.subject, now=now)
         uow.publish(*events)
-    return filing_id
+        return await reply(uow, contract_id)
 
 
 async def _pending(conn: asyncpg.Connection, principal: Principal,
@@ -259,16 +263,16 @@ async def _pending(conn: asyncpg.Connection, principal: Principal,
     return row, filing
 
 
-async def register(runtime: Runtime, principal: Principal, contract_id: uuid.UUID) -> str:
-    """Register the pending filing: the original (a number), an amendment or a cancellation.
-    Returns the contract's registration number."""
+async def register(runtime: Runtime, principal: Principal, contract_id: uuid.UUID,
+                   once: Once | None, reply: Reply[T]) -> T:
+    """Register the pending filing: the original (a number), an amendment or a cancellation."""
     registrar_region = str(principal.region)
     turnover: tuple[Facts, int] | None = None
     # The contract's region is needed for the unit of work before the row is read.
     peek = await repository.get_contract(runtime.pool, contract_id)
     if peek is None:
         raise not_found(f"No contract {contract_id}.")
-    async with runtime.unit_of_work(peek["region"]) as uow:
+    async with runtime.unit_of_work(peek["region"], once) as uow:
         conn = uow.conn
         row, filing = await _pending(conn, principal, contract_id)
         now = runtime.clock.now()
@@ -323,20 +327,21 @@ async def register(runtime: Runtime, principal: Principal, contract_id: uuid.UUI
                 cancelled_at=now))
         await repository.decide_filing(conn, filing["id"], "registered", principal.subject,
                                        now, None)
+        answer = await reply(uow, contract_id)
     if turnover is not None:
         facts, amount = turnover
         TURNOVER.labels(facts.seller_region[:2] + "0000", facts.category).inc(amount)
-    return number
+    return answer
 
 
 async def refuse(runtime: Runtime, principal: Principal, contract_id: uuid.UUID,
-                 reasons: list[RefusalReason]) -> None:
+                 reasons: list[RefusalReason], once: Once | None, reply: Reply[T]) -> T:
     """Refuse the pending filing with reasons (未予登记); a refused amendment or cancellation
     leaves the registered contract as it was."""
     peek = await repository.get_contract(runtime.pool, contract_id)
     if peek is None:
         raise not_found(f"No contract {contract_id}.")
-    async with runtime.unit_of_work(peek["region"]) as uow:
+    async with runtime.unit_of_work(peek["region"], once) as uow:
         row, filing = await _pending(uow.conn, principal, contract_id)
         now = runtime.clock.now()
         await repository.decide_filing(uow.conn, filing["id"], "refused", principal.subject,
@@ -346,3 +351,4 @@ async def refuse(runtime: Runtime, principal: Principal, contract_id: uuid.UUID,
         uow.publish(ContractRefused(
             contract_id=contract_id, region=row["region"], actor=principal.subject,
             filing_id=filing["id"], kind=filing["kind"], reasons=reasons, refused_at=now))
+        return await reply(uow, contract_id)

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 import asyncpg
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
 
 from services.settlement import settling, store
@@ -20,7 +19,7 @@ from services.settlement.domain.errors import InvalidSplit
 from services.settlement.problems import UnknownDeal
 from services.settlement.schemas import DealOut, DepositOut, ReceiptOut, SplitOut
 from shared.auth import Principal, Role, authorize_region, require
-from shared.idempotency import HEADER, run_once
+from shared.idempotency import IdempotencyKey, Once
 from shared.problems import PROBLEM_RESPONSES, forbidden
 from shared.service import runtime_of
 
@@ -52,8 +51,8 @@ class DepositIn(BaseModel):
 
 @router.post("/deposits", status_code=201, response_model=DepositOut,
              responses={200: {"model": DepositOut, "description": "already confirmed"}})
-async def confirm_deposit(body: DepositIn, request: Request, response: Response,
-                          operator: Operator) -> DepositOut:
+async def confirm_deposit(body: DepositIn, request: Request, operator: Operator,
+                          key: IdempotencyKey = None) -> Response:
     """Record a bidder's deposit as paid (保证金到账); the bidder qualifies. Confirming the
     same deposit again answers 200 with ``already_confirmed`` and posts nothing."""
     runtime = runtime_of(request)
@@ -61,14 +60,13 @@ async def confirm_deposit(body: DepositIn, request: Request, response: Response,
     if reg is not None:
         authorize_region(operator, reg["region"])
     # An unknown registration is refused inside, before anything is written.
-    async with runtime.unit_of_work(reg["region"] if reg else "000000") as uow:
+    async with runtime.unit_of_work(reg["region"] if reg else "000000",
+                                    await Once.of_request(request, operator, key)) as uow:
         row, fresh, out = await settling.confirm_deposit(
             uow.conn, books_of(request), body.procedure_id, body.bidder_id, body.amount_fen,
             body.bank_reference)
         uow.publish(*out.events)
-    if not fresh:
-        response.status_code = 200
-    return DepositOut.of(row, already_confirmed=not fresh)
+        return uow.answer(201 if fresh else 200, DepositOut.of(row, already_confirmed=not fresh))
 
 
 @router.get("/deposits", response_model=list[DepositOut])
@@ -97,13 +95,16 @@ async def _visible_deal(request: Request, principal: Principal, deal_id: uuid.UU
     return d
 
 
+async def _deal_view(db: asyncpg.Pool | asyncpg.Connection, d: asyncpg.Record) -> DealOut:
+    return DealOut.of(d, await store.instalments(db, d["deal_id"]),
+                      await store.payments(db, d["deal_id"]))
+
+
 @router.get("/deals/{deal_id}", response_model=DealOut)
 async def get_deal(deal_id: uuid.UUID, request: Request, principal: Viewer) -> DealOut:
     """The deal's settlement: fees, deposit, schedule, receipts and what is outstanding."""
     d = await _visible_deal(request, principal, deal_id)
-    pool = runtime_of(request).pool
-    return DealOut.of(d, await store.instalments(pool, deal_id),
-                      await store.payments(pool, deal_id))
+    return await _deal_view(runtime_of(request).pool, d)
 
 
 class InstalmentIn(BaseModel):
@@ -130,15 +131,16 @@ async def _operated_deal(request: Request, operator: Principal, deal_id: uuid.UU
 
 @router.put("/deals/{deal_id}/schedule", response_model=DealOut)
 async def set_schedule(deal_id: uuid.UUID, body: ScheduleIn, request: Request,
-                       operator: Operator) -> DealOut:
+                       operator: Operator, key: IdempotencyKey = None) -> Response:
     """Set instalments (before the first receipt); they must add up to what is outstanding."""
     d = await _operated_deal(request, operator, deal_id)
-    async with runtime_of(request).unit_of_work(d["region"]) as uow:
+    async with runtime_of(request).unit_of_work(
+            d["region"], await Once.of_request(request, operator, key)) as uow:
         out = await settling.set_schedule(
             uow.conn, books_of(request), deal_id,
             [(i.due_at, i.amount_fen) for i in body.instalments], operator.subject)
         uow.publish(*out.events)
-    return await get_deal(deal_id, request, operator)
+        return uow.answer(200, await _deal_view(uow.conn, await store.deal(uow.conn, deal_id)))
 
 
 class PaymentIn(BaseModel):
@@ -149,27 +151,19 @@ class PaymentIn(BaseModel):
 
 
 @router.post("/deals/{deal_id}/payments", status_code=201, response_model=ReceiptOut)
-async def record_payment(
-    deal_id: uuid.UUID, body: PaymentIn, request: Request, operator: Operator,
-    idempotency_key: Annotated[str | None, Header(alias=HEADER, max_length=200)] = None,
-) -> JSONResponse:
+async def record_payment(deal_id: uuid.UUID, body: PaymentIn, request: Request,
+                         operator: Operator, key: IdempotencyKey = None) -> Response:
     """Record a receipt toward the deal (an operator's entry; use ``Idempotency-Key``)."""
     d = await _operated_deal(request, operator, deal_id)
     runtime = runtime_of(request)
-    out = settling.Outcome()
-
-    async def command() -> tuple[int, Any]:
-        nonlocal out
+    async with runtime.unit_of_work(d["region"],
+                                    await Once.of_request(request, operator, key)) as uow:
         out = await settling.record_payment(uow.conn, books_of(request), deal_id,
                                             body.amount_fen, "operator", body.reference)
         uow.publish(*out.events)
-        return 201, out.body
-
-    async with runtime.unit_of_work(d["region"]) as uow:
-        status, answer = await run_once(uow.conn, f"settlement:payment:{deal_id}",
-                                        idempotency_key, body.model_dump(), command)
+        answer = uow.answer(201, out.body)
     out.count()
-    return JSONResponse(answer, status_code=status)
+    return answer
 
 
 # -- sellers' income split -------------------------------------------------------------------------
@@ -181,8 +175,8 @@ class SplitIn(BaseModel):
 
 
 @router.put("/sellers/{seller_id}/split", response_model=SplitOut)
-async def set_split(seller_id: str, body: SplitIn, request: Request, operator: Operator
-                    ) -> SplitOut:
+async def set_split(seller_id: str, body: SplitIn, request: Request, operator: Operator,
+                    key: IdempotencyKey = None) -> Response:
     """Configure a seller's income split; never below the exchange's floor (default 70 %)."""
     books = books_of(request)
     if body.inventor_share < books.min_inventor_share:
@@ -191,10 +185,12 @@ async def set_split(seller_id: str, body: SplitIn, request: Request, operator: O
             errors=[{"field": "body.inventor_share",
                      "message": f"at least {books.min_inventor_share}"}])
     runtime = runtime_of(request)
-    async with runtime.pool.acquire() as conn:
-        await store.set_inventor_share(conn, seller_id, body.inventor_share, operator.subject,
-                                       runtime.clock.now())
-    return SplitOut(seller_id=seller_id, inventor_share=str(body.inventor_share))
+    async with runtime.unit_of_work(str(operator.region),
+                                    await Once.of_request(request, operator, key)) as uow:
+        await store.set_inventor_share(uow.conn, seller_id, body.inventor_share,
+                                       operator.subject, runtime.clock.now())
+        return uow.answer(200, SplitOut(seller_id=seller_id,
+                                        inventor_share=str(body.inventor_share)))
 
 
 @router.get("/sellers/{seller_id}/split", response_model=SplitOut)

@@ -13,9 +13,9 @@ import asyncio
 import itertools
 import json
 import random
+import re
 import signal
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -41,6 +41,7 @@ from tests.support.auction_processes import (
     topic_records,
 )
 from tests.support.services import bearer
+from tests.support.sse import next_bids, next_event, sse_events
 
 CLOSED = "cn.techex.auction.closed.v1"
 CONCLUDED = "cn.techex.deal.concluded.v1"
@@ -247,7 +248,7 @@ async def test_a_killed_writer_loses_no_accepted_bid_and_its_successor_closes_on
         assert (row["high_bidder"], row["high_bid_fen"]) == (high["bidder_id"],
                                                              high["amount_fen"])
         state = await client.get(f"{b.base}/auctions/{auction.id}",
-                                 headers=_headers(common, bidders[0]))
+                                 headers=bearer(common, Role.OPERATOR, "230100"))
         assert state.status_code == 200, state.text
         body = state.json()
         assert body["status"] == "closed"
@@ -352,8 +353,12 @@ async def test_two_processes_one_writer_one_sequence(new_database, common, fleet
         reader = _headers(common, bidders[0])
         listed = await client.get(f"{b.base}/auctions/{auction.id}/bids", headers=reader)
         assert listed.status_code == 200, listed.text
-        assert [(x["sequence"], x["bidder_id"], x["amount_fen"]) for x in listed.json()] == [
-            (r["seq"], r["bidder_id"], r["amount_fen"]) for r in rows]
+        # A bidder sees its own bids as its own and the others' by number only.
+        own = bidders[0]
+        assert [(x["sequence"], x["bidder_id"], x["you"], x["amount_fen"])
+                for x in listed.json()] == [
+            (r["seq"], r["bidder_id"] if r["bidder_id"] == own else None,
+             r["bidder_id"] == own, r["amount_fen"]) for r in rows]
         via_b = await client.get(f"{b.base}/auctions/{auction.id}", headers=reader)
         if forwarding:
             assert via_b.status_code == 200, via_b.text
@@ -369,8 +374,8 @@ async def test_two_processes_one_writer_one_sequence(new_database, common, fleet
                                      headers=reader) as stream:
                 assert stream.status_code == 200
                 assert stream.headers["content-type"].startswith("text/event-stream")
-                events = _sse_events(stream)
-                first = await _next_event(events)
+                events = sse_events(stream)
+                first = await next_event(events)
                 assert first["event"] == "state"
                 assert json.loads(first["data"])["bid_count"] == len(rows)
                 await events.aclose()
@@ -428,35 +433,6 @@ async def test_while_a_dead_writers_lease_runs_the_other_process_answers_retry_l
 
 # -- 3. the live view -----------------------------------------------------------------------------
 
-async def _sse_events(response: httpx.Response) -> AsyncIterator[dict]:
-    """The events of a text/event-stream: ``{"event", "data", "id"}``; comments skipped."""
-    event: dict = {}
-    data: list[str] = []
-    async for line in response.aiter_lines():
-        if line == "":
-            if data or event:
-                yield {"event": event.get("event", "message"), "id": event.get("id"),
-                       "data": "\n".join(data)}
-            event, data = {}, []
-        elif line.startswith(":"):
-            continue
-        else:
-            name, _, value = line.partition(":")
-            value = value.removeprefix(" ")
-            if name == "data":
-                data.append(value)
-            else:
-                event[name] = value
-
-
-async def _next_event(events: AsyncIterator[dict], timeout: float = 30) -> dict:
-    async with asyncio.timeout(timeout):
-        while True:
-            e = await anext(events)
-            if e["event"] != "ping":
-                return e
-
-
 @pytest.mark.timeout(180)
 async def test_the_live_view_streams_the_state_then_each_accepted_bid(
         new_database, common, fleets):
@@ -473,8 +449,8 @@ async def test_the_live_view_streams_the_state_then_each_accepted_bid(
                                  headers=viewer) as stream:
             assert stream.status_code == 200
             assert stream.headers["content-type"].startswith("text/event-stream")
-            events = _sse_events(stream)
-            first = await _next_event(events)
+            events = sse_events(stream)
+            first = await next_event(events)
             assert first["event"] == "state"
             state = json.loads(first["data"])
             assert state["id"] == str(auction.id)
@@ -491,17 +467,20 @@ async def test_the_live_view_streams_the_state_then_each_accepted_bid(
                 assert r.status_code == 201, r.text
                 answers.append(r.json())
 
-            for i, (bidder, answer) in enumerate(zip(bidders, answers, strict=True), start=1):
-                e = await _next_event(events)
+            numbers: list[str] = []
+            for i, answer in enumerate(answers, start=1):
+                e = await next_event(events)
                 assert e["event"] == "bid" and e["id"] == str(i), e
                 data = json.loads(e["data"])
                 assert data["sequence"] == answer["sequence"] == i
-                assert data["bidder_id"] == bidder
+                assert data["bidder_id"] is None and data["you"] is False  # a rival
+                numbers.append(data["bidder_number"])
                 assert data["amount_fen"] == answer["amount_fen"]
                 assert data["automatic"] is False
                 assert _ts(data["ends_at"]) == _ts(answer["ends_at"])
                 assert _ts(data["ends_at"]) == _ts(data["at"]) + timedelta(minutes=5)
             assert _ts(answers[1]["ends_at"]) > _ts(answers[0]["ends_at"]) > auction.ends_at
+            assert len(set(numbers)) == 2 and all(re.fullmatch(r"\d{4}", n) for n in numbers)
             await events.aclose()
         # The stream is closed; the process goes on answering.
         health = await client.get(f"{p.base}/healthz")
@@ -511,3 +490,58 @@ async def test_the_live_view_streams_the_state_then_each_accepted_bid(
     assert time.monotonic() - started < 20, "a closed stream held the shutdown up"
     assert p.proc.returncode in (0, -signal.SIGTERM), p.log_tail()
 
+
+
+@pytest.mark.timeout(180)
+async def test_a_stream_resumed_through_a_forwarding_process_misses_no_bid(
+        new_database, common, fleets):
+    """A reader of B, which forwards the stream to A (the auction's writer), reconnects with
+    ``Last-Event-ID`` while bids go on: it gets the bids it missed, then the live ones."""
+    url = await new_database()
+    fleet = fleets(url, lease_seconds=10.0)
+    bidders = ("bidder-00", "bidder-01")
+    auction = await open_auction(url, ends_in=timedelta(hours=1),
+                                 extension=timedelta(minutes=5), bidders=bidders)
+    a, b = await asyncio.gather(fleet.start("A"), fleet.start("B"))
+    operator = bearer(common, Role.OPERATOR, "230100")
+    async with httpx.AsyncClient(timeout=httpx.Timeout(30)) as client:
+        placed = 0
+
+        async def bid(process: ServiceProcess) -> None:
+            nonlocal placed
+            bidder = bidders[placed % 2]
+            answer = await place_bid(client, process, auction.id, bidder,
+                                     START_PRICE + placed * INCREMENT, _headers(common, bidder))
+            assert answer.accepted, answer
+            placed += 1
+
+        for _ in range(3):
+            await bid(a)  # A takes the auction
+        assert (await auction_row(url, auction.id))["owner_url"] == a.base
+
+        async def read(n: int, last_seen: int) -> list[dict]:
+            """``n`` bids from B's stream resumed after ``last_seen``: the ``n - 1`` placed
+            since, then one placed live (itself through B to A) once the reader has them."""
+            async with client.stream("GET", f"{b.base}/auctions/{auction.id}/stream",
+                                     headers={**operator, "Last-Event-ID": str(last_seen)}
+                                     ) as stream:
+                assert stream.status_code == 200
+                events = sse_events(stream)
+                state = json.loads((await next_event(events))["data"])
+                assert (state["id"], state["bid_count"]) == (str(auction.id), placed)
+                got = await next_bids(events, n - 1)
+                await bid(b)
+                got += await next_bids(events, 1)
+                await events.aclose()
+                return got
+
+        first = await read(3, last_seen=1)  # 2 and 3 from the table, 4 live
+        assert [x["sequence"] for x in first] == [2, 3, 4]
+        await bid(a)
+        await bid(b)  # 5 and 6 while nobody reads
+        again = await read(3, last_seen=first[-1]["sequence"])
+        assert [x["sequence"] for x in again] == [5, 6, 7]
+        rows = await stored_bids(url, auction.id)
+        assert [(x["sequence"], x["bidder_id"], x["amount_fen"]) for x in first + again] == [
+            (r["seq"], r["bidder_id"], r["amount_fen"]) for r in rows[1:]]
+    await fleet.stop_all()

@@ -7,7 +7,7 @@ import asyncio
 import asyncpg
 import pytest
 
-from shared.db import create_pool, database_unavailable, migrate
+from shared.db import SHARED_MIGRATIONS, create_pool, database_unavailable, migrate
 
 
 def _service_dir(tmp_path, name: str = "svc"):
@@ -23,8 +23,9 @@ async def test_migrations_apply_in_order_once(database_url, tmp_path):
     conn = await asyncpg.connect(database_url)
     try:
         applied = await migrate(conn, migrations)
-        assert applied == ["shared/0001_outbox_inbox.sql", "shared/0002_deadlines.sql",
-                           "svc/0001_first.sql", "svc/0002_second.sql"]
+        shared = [f"shared/{p.name}" for p in sorted(SHARED_MIGRATIONS.glob("[0-9]*.sql"))]
+        assert shared[:2] == ["shared/0001_outbox_inbox.sql", "shared/0002_deadlines.sql"]
+        assert applied == [*shared, "svc/0001_first.sql", "svc/0002_second.sql"]
         assert await migrate(conn, migrations) == []
         await conn.execute("INSERT INTO things (id, name) VALUES (1, 'x')")
         (migrations / "0003_third.sql").write_text("CREATE INDEX things_name ON things (name);")
@@ -67,7 +68,8 @@ async def test_concurrent_runners_apply_each_migration_once(database_url, tmp_pa
                 return await migrate(conn, migrations)
 
         results = await asyncio.gather(*(run() for _ in range(4)))
-        assert sorted(len(r) for r in results) == [0, 0, 0, 4]
+        every = len(list(SHARED_MIGRATIONS.glob("[0-9]*.sql"))) + 2  # and the service's two
+        assert sorted(len(r) for r in results) == [0, 0, 0, every]
     finally:
         await pool.close()
 

@@ -6,14 +6,15 @@ import uuid
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
 
 from services.listing import handlers, repository
 from services.listing.domain.errors import NotEditable
 from services.listing.routes._commands import run_command
 from services.listing.schemas import AchievementIn, AchievementOut, RejectIn, SecurityReviewIn
 from shared.auth import Principal, Role, require
+from shared.idempotency import IdempotencyKey
 from shared.problems import PROBLEM_RESPONSES, not_found
 from shared.service import runtime_of
 
@@ -23,7 +24,6 @@ Seller = Annotated[Principal, Depends(require(Role.SELLER))]
 Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
 Reviewer = Annotated[Principal, Depends(require(Role.OPERATOR, Role.REGULATOR))]
 Anyone = Annotated[Principal, Depends(require(*Role))]
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
 
 async def _region_of(request: Request, achievement_id: uuid.UUID) -> str:
@@ -39,7 +39,7 @@ def _validity(request: Request) -> timedelta:
 
 @router.post("/achievements", status_code=201, response_model=AchievementOut)
 async def create(body: AchievementIn, request: Request, seller: Seller,
-                 key: IdempotencyKey = None) -> JSONResponse:
+                 key: IdempotencyKey = None) -> Response:
     """File an achievement as a draft, in the seller's region or one below it."""
     clock = runtime_of(request).clock
 
@@ -48,13 +48,12 @@ async def create(body: AchievementIn, request: Request, seller: Seller,
             uow, seller, region=body.region, details=body.details(), now=clock.now()))
 
     return await run_command(request, seller, name="create-achievement", region=body.region,
-                             key=key, fingerprint=body.model_dump(mode="json"),
-                             command=command, status=201)
+                             key=key, command=command, status=201)
 
 
 @router.put("/achievements/{achievement_id}", response_model=AchievementOut)
 async def edit(achievement_id: uuid.UUID, body: AchievementIn, request: Request,
-               seller: Seller, key: IdempotencyKey = None) -> JSONResponse:
+               seller: Seller, key: IdempotencyKey = None) -> Response:
     """Edit a draft or a rejected listing (a rejected one becomes a draft again)."""
     clock = runtime_of(request).clock
     region = await _region_of(request, achievement_id)
@@ -66,7 +65,7 @@ async def edit(achievement_id: uuid.UUID, body: AchievementIn, request: Request,
             uow, seller, achievement_id, body.details(), clock.now()))
 
     return await run_command(request, seller, name="edit-achievement", region=region, key=key,
-                             fingerprint=body.model_dump(mode="json"), command=command)
+                             command=command)
 
 
 def _transition(path: str, name: str, role: Role, handler, summary: str) -> None:
@@ -76,7 +75,7 @@ def _transition(path: str, name: str, role: Role, handler, summary: str) -> None
                  name=name, summary=summary)
     async def transition(achievement_id: uuid.UUID, request: Request,
                          principal: Principal = Depends(require(role)),  # noqa: B008
-                         key: IdempotencyKey = None) -> JSONResponse:
+                         key: IdempotencyKey = None) -> Response:
         clock = runtime_of(request).clock
         region = await _region_of(request, achievement_id)
 
@@ -84,7 +83,7 @@ def _transition(path: str, name: str, role: Role, handler, summary: str) -> None
             return AchievementOut.of(await handler(uow, principal, achievement_id, clock.now()))
 
         return await run_command(request, principal, name=name, region=region, key=key,
-                                 fingerprint=None, command=command)
+                                 command=command)
 
 
 _transition("submit", "submit-achievement", Role.SELLER, handlers.submit_achievement,
@@ -97,7 +96,7 @@ _transition("review", "start-review", Role.OPERATOR, handlers.start_review,
 
 @router.post("/achievements/{achievement_id}/approve", response_model=AchievementOut)
 async def approve(achievement_id: uuid.UUID, request: Request, operator: Operator,
-                  key: IdempotencyKey = None) -> JSONResponse:
+                  key: IdempotencyKey = None) -> Response:
     """Publish the listing (an operator of its region or a region above it)."""
     clock = runtime_of(request).clock
     region = await _region_of(request, achievement_id)
@@ -107,12 +106,12 @@ async def approve(achievement_id: uuid.UUID, request: Request, operator: Operato
             uow, operator, achievement_id, validity=_validity(request), now=clock.now()))
 
     return await run_command(request, operator, name="approve", region=region, key=key,
-                             fingerprint=None, command=command)
+                             command=command)
 
 
 @router.post("/achievements/{achievement_id}/reject", response_model=AchievementOut)
 async def reject(achievement_id: uuid.UUID, body: RejectIn, request: Request,
-                 operator: Operator, key: IdempotencyKey = None) -> JSONResponse:
+                 operator: Operator, key: IdempotencyKey = None) -> Response:
     """Reject the listing with the reason the seller will see."""
     clock = runtime_of(request).clock
     region = await _region_of(request, achievement_id)
@@ -122,12 +121,12 @@ async def reject(achievement_id: uuid.UUID, body: RejectIn, request: Request,
             uow, operator, achievement_id, reason=body.reason, now=clock.now()))
 
     return await run_command(request, operator, name="reject", region=region, key=key,
-                             fingerprint=body.model_dump(), command=command)
+                             command=command)
 
 
 @router.post("/achievements/{achievement_id}/security-review", response_model=AchievementOut)
 async def security_review(achievement_id: uuid.UUID, body: SecurityReviewIn, request: Request,
-                          reviewer: Reviewer, key: IdempotencyKey = None) -> JSONResponse:
+                          reviewer: Reviewer, key: IdempotencyKey = None) -> Response:
     """Record the export-control and security review a cross-border listing needs."""
     clock = runtime_of(request).clock
     region = await _region_of(request, achievement_id)
@@ -138,7 +137,7 @@ async def security_review(achievement_id: uuid.UUID, body: SecurityReviewIn, req
             now=clock.now()))
 
     return await run_command(request, reviewer, name="security-review", region=region,
-                             key=key, fingerprint=body.model_dump(), command=command)
+                             key=key, command=command)
 
 
 @router.get("/achievements/{achievement_id}", response_model=AchievementOut)

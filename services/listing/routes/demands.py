@@ -6,14 +6,15 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
 from pydantic import BaseModel
 
 from services.listing import handlers, repository
 from services.listing.routes._commands import run_command
 from services.listing.schemas import AwardIn, DemandIn, DemandOut, InterestIn, ProposalIn
 from shared.auth import Principal, Role, authorize_region, require
+from shared.idempotency import IdempotencyKey
 from shared.problems import PROBLEM_RESPONSES, not_found
 from shared.service import runtime_of
 
@@ -22,7 +23,6 @@ router = APIRouter(tags=["demands"], responses=PROBLEM_RESPONSES)
 Enterprise = Annotated[Principal, Depends(require(Role.BUYER))]
 Provider = Annotated[Principal, Depends(require(Role.SELLER))]
 Anyone = Annotated[Principal, Depends(require(*Role))]
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
 
 class Created(BaseModel):
@@ -38,7 +38,7 @@ async def _demand_region(request: Request, demand_id: uuid.UUID) -> str:
 
 @router.post("/demands", status_code=201, response_model=DemandOut)
 async def post_demand(body: DemandIn, request: Request, enterprise: Enterprise,
-                      key: IdempotencyKey = None) -> JSONResponse:
+                      key: IdempotencyKey = None) -> Response:
     """Post a technology demand with an open call for solutions."""
     clock = runtime_of(request).clock
 
@@ -50,8 +50,7 @@ async def post_demand(body: DemandIn, request: Request, enterprise: Enterprise,
             deadline=body.deadline, now=clock.now()))
 
     return await run_command(request, enterprise, name="post-demand", region=body.region,
-                             key=key, fingerprint=body.model_dump(mode="json"),
-                             command=command, status=201)
+                             key=key, command=command, status=201)
 
 
 @router.get("/demands/{demand_id}", response_model=DemandOut)
@@ -64,7 +63,7 @@ async def get_demand(demand_id: uuid.UUID, request: Request, _: Anyone) -> Deman
 
 @router.post("/demands/{demand_id}/proposals", status_code=201, response_model=Created)
 async def propose(demand_id: uuid.UUID, body: ProposalIn, request: Request,
-                  provider: Provider, key: IdempotencyKey = None) -> JSONResponse:
+                  provider: Provider, key: IdempotencyKey = None) -> Response:
     """Answer the demand's open call (揭榜) with a proposal, optionally naming a listing."""
     clock = runtime_of(request).clock
     region = await _demand_region(request, demand_id)
@@ -75,7 +74,7 @@ async def propose(demand_id: uuid.UUID, body: ProposalIn, request: Request,
             summary=body.summary, now=clock.now()))
 
     return await run_command(request, provider, name="propose", region=region, key=key,
-                             fingerprint=body.model_dump(mode="json"), command=command,
+                             command=command,
                              status=201)
 
 
@@ -97,7 +96,7 @@ async def proposals(demand_id: uuid.UUID, request: Request, principal: Anyone) -
 
 @router.post("/demands/{demand_id}/award", response_model=DemandOut)
 async def award(demand_id: uuid.UUID, body: AwardIn, request: Request,
-                enterprise: Enterprise, key: IdempotencyKey = None) -> JSONResponse:
+                enterprise: Enterprise, key: IdempotencyKey = None) -> Response:
     """Pick the winning proposal (揭榜成功)."""
     clock = runtime_of(request).clock
     region = await _demand_region(request, demand_id)
@@ -107,12 +106,12 @@ async def award(demand_id: uuid.UUID, body: AwardIn, request: Request,
             uow, enterprise, demand_id, body.proposal_id, clock.now()))
 
     return await run_command(request, enterprise, name="award", region=region, key=key,
-                             fingerprint=body.model_dump(mode="json"), command=command)
+                             command=command)
 
 
 @router.post("/demands/{demand_id}/close", response_model=DemandOut)
 async def close(demand_id: uuid.UUID, request: Request, enterprise: Enterprise,
-                key: IdempotencyKey = None) -> JSONResponse:
+                key: IdempotencyKey = None) -> Response:
     """Withdraw the demand without an award."""
     clock = runtime_of(request).clock
     region = await _demand_region(request, demand_id)
@@ -122,12 +121,12 @@ async def close(demand_id: uuid.UUID, request: Request, enterprise: Enterprise,
                                                         clock.now()))
 
     return await run_command(request, enterprise, name="close", region=region, key=key,
-                             fingerprint=None, command=command)
+                             command=command)
 
 
 @router.post("/interests", status_code=201, response_model=Created, tags=["interests"])
 async def save_interest(body: InterestIn, request: Request, buyer: Enterprise,
-                        key: IdempotencyKey = None) -> JSONResponse:
+                        key: IdempotencyKey = None) -> Response:
     """Save an interest: each newly published listing of the province that matches it is
     announced by a ``cn.techex.listing.interest_matched.v1`` event (精准推送)."""
     clock = runtime_of(request).clock
@@ -138,8 +137,7 @@ async def save_interest(body: InterestIn, request: Request, buyer: Enterprise,
             min_trl=body.min_trl, max_price_fen=body.max_price_fen, now=clock.now()))
 
     return await run_command(request, buyer, name="interest", region=buyer.region.code,
-                             key=key, fingerprint=body.model_dump(mode="json"),
-                             command=command, status=201)
+                             key=key, command=command, status=201)
 
 
 @router.get("/interests", tags=["interests"])

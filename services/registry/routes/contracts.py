@@ -8,8 +8,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, Field, ValidationError
 
 from services.registry import commands, repository
@@ -17,9 +17,10 @@ from services.registry.domain.tax import tax_flags
 from services.registry.domain.terms import ContractTerms
 from shared.auth import Principal, Role, authorize_region, require
 from shared.events.registry import RefusalReason
-from shared.idempotency import HEADER
+from shared.idempotency import IdempotencyKey, Once
 from shared.problems import PROBLEM_RESPONSES, not_found
 from shared.service import runtime_of
+from shared.uow import UnitOfWork
 
 router = APIRouter(tags=["contracts"], responses=PROBLEM_RESPONSES)
 
@@ -95,8 +96,8 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
-async def view(pool, contract_id: uuid.UUID) -> ContractView:
-    row = await repository.get_contract(pool, contract_id)
+async def view(db, contract_id: uuid.UUID) -> ContractView:
+    row = await repository.get_contract(db, contract_id)
     if row is None:
         raise not_found(f"No contract {contract_id}.")
     terms = _json(row["terms"])
@@ -107,7 +108,7 @@ async def view(pool, contract_id: uuid.UUID) -> ContractView:
         tax = None
     filings = [FilingView(**{**dict(f), "terms": _json(f["terms"]),
                              "reasons": _json(f["reasons"])})
-               for f in await repository.filings_of(pool, contract_id)]
+               for f in await repository.filings_of(db, contract_id)]
     return ContractView(
         **{k: row[k] for k in ("id", "deal_id", "listing_id", "seller_id", "region", "status",
                                "registration_number", "registrar_region", "registrar_code",
@@ -131,18 +132,22 @@ async def drafts(request: Request, principal: Seller,
     return [await view(pool, r["id"]) for r in rows if deal_id in (None, r["deal_id"])]
 
 
+def _reply(status: int, location: bool = False) -> commands.Reply[Response]:
+    """The contract as it is once the command is done, read in its transaction."""
+    async def reply(uow: UnitOfWork, contract_id: uuid.UUID) -> Response:
+        return uow.answer(status, await view(uow.conn, contract_id),
+                          {"Location": f"/contracts/{contract_id}"} if location else None)
+    return reply
+
+
 @router.post("/contracts", status_code=201, response_model=ContractView)
-async def file_contract(
-    terms: ContractTerms, request: Request, principal: Seller,
-    idempotency_key: Annotated[str | None, Header(alias=HEADER, max_length=200)] = None,
-) -> JSONResponse:
+async def file_contract(terms: ContractTerms, request: Request, principal: Seller,
+                        key: IdempotencyKey = None) -> Response:
     """File a contract signed outside the exchange at a registrar of the seller's region."""
-    runtime = runtime_of(request)
-    contract_id = await commands.file_contract(runtime, principal, terms.model_dump(mode="json"),
-                                               idempotency_key)
-    body = await view(runtime.pool, contract_id)
-    return JSONResponse(body.model_dump(mode="json"), status_code=201,
-                        headers={"Location": f"/contracts/{contract_id}"})
+    return await commands.file_contract(runtime_of(request), principal,
+                                        terms.model_dump(mode="json"),
+                                        await Once.of_request(request, principal, key),
+                                        _reply(201, location=True))
 
 
 @router.get("/contracts/{contract_id}", response_model=ContractView)
@@ -155,49 +160,47 @@ async def get_contract(contract_id: uuid.UUID, request: Request,
 
 @router.post("/contracts/{contract_id}/submission", response_model=ContractView)
 async def submit(contract_id: uuid.UUID, request: Request, principal: Seller,
-                 changes: Annotated[dict[str, Any], Body()]) -> ContractView:
+                 changes: Annotated[dict[str, Any], Body()], key: IdempotencyKey = None
+                 ) -> Response:
     """File a draft (or a refused contract again) with the seller's completions: top-level
     members of the body replace the draft's."""
-    runtime = runtime_of(request)
-    await commands.submit(runtime, principal, contract_id, changes)
-    return await view(runtime.pool, contract_id)
+    return await commands.submit(runtime_of(request), principal, contract_id, changes,
+                                 await Once.of_request(request, principal, key), _reply(200))
 
 
 @router.post("/contracts/{contract_id}/registration", response_model=ContractView)
-async def register(contract_id: uuid.UUID, request: Request,
-                   principal: Registrar) -> ContractView:
+async def register(contract_id: uuid.UUID, request: Request, principal: Registrar,
+                   key: IdempotencyKey = None) -> Response:
     """Register the filing awaiting a decision: the contract, an amendment or a cancellation."""
-    runtime = runtime_of(request)
-    await commands.register(runtime, principal, contract_id)
-    return await view(runtime.pool, contract_id)
+    return await commands.register(runtime_of(request), principal, contract_id,
+                                   await Once.of_request(request, principal, key), _reply(200))
 
 
 @router.post("/contracts/{contract_id}/refusal", response_model=ContractView)
 async def refuse(contract_id: uuid.UUID, refusal: Refusal, request: Request,
-                 principal: Registrar) -> ContractView:
-    runtime = runtime_of(request)
-    await commands.refuse(runtime, principal, contract_id, [
-        RefusalReason(code=r.code.value, detail=r.detail) for r in refusal.reasons])
-    return await view(runtime.pool, contract_id)
+                 principal: Registrar, key: IdempotencyKey = None) -> Response:
+    return await commands.refuse(runtime_of(request), principal, contract_id, [
+        RefusalReason(code=r.code.value, detail=r.detail) for r in refusal.reasons],
+        await Once.of_request(request, principal, key), _reply(200))
 
 
 @router.post("/contracts/{contract_id}/amendments", status_code=202,
              response_model=ContractView)
 async def amend(contract_id: uuid.UUID, request: Request, principal: Seller,
-                changes: Annotated[dict[str, Any], Body()]) -> ContractView:
+                changes: Annotated[dict[str, Any], Body()], key: IdempotencyKey = None
+                ) -> Response:
     """File an amendment of a registered contract; it applies once a registrar registers it."""
-    runtime = runtime_of(request)
-    await commands.amend(runtime, principal, contract_id, changes)
-    return await view(runtime.pool, contract_id)
+    return await commands.amend(runtime_of(request), principal, contract_id, changes,
+                                await Once.of_request(request, principal, key), _reply(202))
 
 
 @router.post("/contracts/{contract_id}/cancellation", status_code=202,
              response_model=ContractView)
 async def cancel(contract_id: uuid.UUID, cancellation: Cancellation, request: Request,
-                 principal: Seller) -> ContractView:
-    runtime = runtime_of(request)
-    await commands.cancel(runtime, principal, contract_id, cancellation.reason)
-    return await view(runtime.pool, contract_id)
+                 principal: Seller, key: IdempotencyKey = None) -> Response:
+    return await commands.cancel(runtime_of(request), principal, contract_id,
+                                 cancellation.reason,
+                                 await Once.of_request(request, principal, key), _reply(202))
 
 
 class PendingFiling(BaseModel):

@@ -9,14 +9,11 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
-from services.auction import consumer, repository
 from services.auction.api import create_app
 from services.auction.config import AuctionSettings
 from shared.auth import Role
 from shared.clock import ManualClock
-from shared.events import examples_of
-from shared.events.listing import ListingPublished
-from shared.events.procedures import DepositConfirmed
+from tests.support.procedures import confirm_deposit, published_listing
 from tests.support.services import bearer, running
 
 NOW = datetime(2026, 6, 1, 2, 0, tzinfo=UTC)
@@ -40,28 +37,11 @@ async def auction_service(database_url, common, clock):
 
 
 async def _published_listing(url: str, route: str = "auction") -> uuid.UUID:
-    example = examples_of(ListingPublished)[0]
-    listing_id = uuid.uuid4()
-    event = ListingPublished.model_validate(
-        example | {"listing_id": str(listing_id),
-                   "listing": example["listing"] | {"pricing_route": route}})
-    conn = await asyncpg.connect(url)
-    try:
-        await repository.listing_published(conn, event)
-    finally:
-        await conn.close()
-    return listing_id
+    return await published_listing(url, route)
 
 
 async def _deposit(url: str, auction_id: str, bidder: str) -> None:
-    conn = await asyncpg.connect(url)
-    try:
-        async with conn.transaction():
-            await consumer.on_deposit_confirmed(conn, DepositConfirmed(
-                deposit_id=uuid.uuid4(), procedure_id=uuid.UUID(auction_id), bidder_id=bidder,
-                amount_fen=100_000, region="230102", confirmed_at=NOW), None)
-    finally:
-        await conn.close()
+    await confirm_deposit(url, auction_id, bidder, NOW)
 
 
 def _terms(listing_id, **overrides) -> dict:
@@ -123,7 +103,12 @@ async def test_an_auction_from_announcement_to_deal(auction_service, common, clo
     assert await scheduler.fire_due() == 1
     state = await _settled(client, auction_id, b1)
     assert state["status"] == "closed"
-    assert (state["winner_id"], state["hammer_price_fen"]) == ("dalian-marine", 1_050_000)
+    # A rival sees the winner's number and price, not its account; the operator sees it.
+    assert (state["winner_id"], state["hammer_price_fen"]) == (None, 1_050_000)
+    assert state["winner_number"] == state["high_bidder_number"] != state["your_number"]
+    operator = (await client.get(f"/auctions/{auction_id}",
+                                 headers=bearer(common, Role.OPERATOR, "230100"))).json()
+    assert operator["winner_id"] == "dalian-marine"
     types = await _outbox_types(client.db)
     assert "cn.techex.deal.concluded.v1" in types
     assert types.count("cn.techex.auction.bid_accepted.v1") == 2

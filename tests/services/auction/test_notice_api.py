@@ -10,15 +10,13 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
-from services.auction import repository
 from services.auction.api import create_app
 from services.auction.config import AuctionSettings
 from services.auction.notice_routes import NOTICE_END, PENDING_RECHECK
 from shared.auth import Role
 from shared.clock import ManualClock
-from shared.events import examples_of
-from shared.events.listing import ListingPublished
 from shared.scheduler import pending
+from tests.support.procedures import published_listing
 from tests.support.services import bearer, running
 
 NOW = datetime(2026, 6, 1, 2, 0, tzinfo=UTC)  # 1 June 2026, 10:00 in Shanghai
@@ -43,17 +41,7 @@ async def service(database_url, common, clock):
 
 
 async def _published_listing(url: str, route: str = "negotiated") -> uuid.UUID:
-    example = examples_of(ListingPublished)[0]
-    listing_id = uuid.uuid4()
-    event = ListingPublished.model_validate(
-        example | {"listing_id": str(listing_id),
-                   "listing": example["listing"] | {"pricing_route": route}})
-    conn = await asyncpg.connect(url)
-    try:
-        await repository.listing_published(conn, event)
-    finally:
-        await conn.close()
-    return listing_id
+    return await published_listing(url, route)
 
 
 async def _outbox(url: str) -> list[tuple[str, dict]]:

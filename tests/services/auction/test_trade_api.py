@@ -4,6 +4,7 @@ clock: deadlines are fired with the scheduler's ``fire_due`` instead of waiting.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,16 +14,13 @@ import asyncpg
 import httpx
 import pytest
 
-from services.auction import consumer, repository
 from services.auction.api import create_app
 from services.auction.config import AuctionSettings
 from services.auction.trade_routes import BIDDING_CLOSE, PERIOD_END
 from shared.auth import Role
 from shared.clock import ManualClock
-from shared.events import examples_of
-from shared.events.listing import ListingPublished
-from shared.events.procedures import DepositConfirmed
 from shared.scheduler import pending
+from tests.support.procedures import confirm_deposit, published_listing, sql
 from tests.support.services import bearer, running
 
 NOW = datetime(2026, 6, 1, 2, 0, tzinfo=UTC)  # Monday 1 June 2026, 10:00 in Shanghai
@@ -55,38 +53,17 @@ async def service(database_url, common, clock):
 
 
 async def _sql(url: str, query: str, *args):
-    conn = await asyncpg.connect(url)
-    try:
-        return await conn.fetch(query, *args)
-    finally:
-        await conn.close()
+    return await sql(url, query, *args)
 
 
 async def _published_listing(url: str, route: str = "listing") -> uuid.UUID:
-    example = examples_of(ListingPublished)[0]
-    listing_id = uuid.uuid4()
-    event = ListingPublished.model_validate(
-        example | {"listing_id": str(listing_id),
-                   "listing": example["listing"] | {"pricing_route": route}})
-    conn = await asyncpg.connect(url)
-    try:
-        await repository.listing_published(conn, event)
-    finally:
-        await conn.close()
-    return listing_id
+    return await published_listing(url, route)
 
 
 async def _deposit(url: str, trade_id: str, bidder: str, at: datetime,
                    amount_fen: int = DEPOSIT) -> None:
     """What the consumer does with the settlement service's DepositConfirmed."""
-    conn = await asyncpg.connect(url)
-    try:
-        async with conn.transaction():
-            await consumer.on_deposit_confirmed(conn, DepositConfirmed(
-                deposit_id=uuid.uuid4(), procedure_id=uuid.UUID(trade_id), bidder_id=bidder,
-                amount_fen=amount_fen, region="230102", confirmed_at=at), None)
-    finally:
-        await conn.close()
+    await confirm_deposit(url, trade_id, bidder, at, amount_fen)
 
 
 async def _outbox(url: str) -> list[tuple[str, dict]]:
@@ -121,8 +98,10 @@ async def _registered(client, common, trade_id: str, *names: str) -> None:
         r = await client.post(f"/listing-trades/{trade_id}/registrations",
                               headers=_buyer(common, name))
         assert r.status_code == 201, r.text
-        assert r.json() == {"listing_trade_id": trade_id, "bidder_id": name,
-                            "deposit_fen": DEPOSIT, "qualified": False}
+        body = r.json()
+        assert re.fullmatch(r"\d{4}", body.pop("bidder_number")), r.text
+        assert body == {"listing_trade_id": trade_id, "bidder_id": name,
+                        "deposit_fen": DEPOSIT, "qualified": False}
 
 
 async def _to(clock: ManualClock, iso_or_at: str | datetime) -> None:
@@ -194,7 +173,11 @@ async def test_exactly_one_qualified_buyer_buys_at_the_listed_price(service, com
     assert await client.scheduler.fire_due() == 1
     state = (await client.get(f"/listing-trades/{trade_id}")).json()
     assert state["status"] == "closed" and state["qualified_buyers"] == 1
-    assert (state["winner_id"], state["price_fen"]) == ("longjiang-coatings", PRICE)
+    assert (state["winner_id"], state["price_fen"]) == (None, PRICE)  # the public view
+    seen = (await client.get(f"/listing-trades/{trade_id}",
+                             headers=bearer(common, Role.OPERATOR, "230100"))).json()
+    assert seen["winner_id"] == "longjiang-coatings"
+    assert seen["winner_number"] == state["winner_number"] is not None
     assert state["bids"] == [] and state["closed_at"] is not None
 
     events = await _outbox(client.db)
@@ -260,7 +243,9 @@ async def test_two_qualified_buyers_bid_and_the_highest_wins(database_url, commo
         assert state["status"] == "bidding" and state["high_bid_fen"] == PRICE + 3 * INCREMENT
         assert [b["amount_fen"] for b in state["bids"]] == [
             PRICE, PRICE + 2 * INCREMENT, PRICE + 3 * INCREMENT]
-        assert "bidder_id" not in state["bids"][0]
+        assert {b["bidder_id"] for b in state["bids"]} == {None}  # the public view
+        numbers = [b["bidder_number"] for b in state["bids"]]
+        assert numbers[0] == numbers[2] != numbers[1]
         assert _at(state["bidding_ends_at"]) == free_ends + 11 * MIN
         await _to(clock, free_ends + 11 * MIN - timedelta(seconds=1))
         assert await client.scheduler.fire_due() == 0
@@ -272,7 +257,12 @@ async def test_two_qualified_buyers_bid_and_the_highest_wins(database_url, commo
         assert await client.scheduler.fire_due() == 1
         state = (await client.get(f"/listing-trades/{trade_id}")).json()
         assert state["status"] == "closed"
-        assert (state["winner_id"], state["price_fen"]) == ("A", PRICE + 3 * INCREMENT)
+        assert (state["winner_number"], state["price_fen"]) == (numbers[0],
+                                                                PRICE + 3 * INCREMENT)
+        seller = (await client.get(f"/listing-trades/{trade_id}",
+                                   headers=bearer(common, Role.SELLER, "230100",
+                                                  state["seller_id"]))).json()
+        assert seller["winner_id"] == "A"  # after the close, the seller knows its buyer
 
         events = await _outbox(client.db)
         types = [t for t, _ in events]

@@ -11,7 +11,7 @@ from services.listing.api import create_app
 from services.listing.config import ListingSettings
 from shared.auth import Role
 from tests.support.listing import achievement
-from tests.support.services import bearer, running
+from tests.support.services import bearer, retried, running
 
 DRAFT = achievement()
 
@@ -65,6 +65,28 @@ async def test_idempotency_key_returns_the_first_result(listing, common):
     assert other.status_code == 422
     assert other.json()["type"] == "urn:techex:problem:idempotency-key-reused"
     assert (await _counts(listing.db))[0] == 1
+
+
+async def test_a_transition_and_its_refusal_are_replayed_to_a_retry(listing, common):
+    seller = bearer(common, Role.SELLER, "230100", "hit-university")
+    operator = bearer(common, Role.OPERATOR, "230100")
+    draft = (await listing.post("/achievements", json=DRAFT, headers=seller)).json()
+    path = f"/achievements/{draft['id']}"
+    # Approving a draft nobody submitted is refused; the refusal is the key's answer.
+    early = await retried(listing, "POST", f"{path}/approve", key="approve-1",
+                          headers=operator)
+    assert early.json()["type"] == "urn:techex:problem:listing-illegal-transition"
+    submitted = await retried(listing, "POST", f"{path}/submit", key="submit-1",
+                              headers=seller)
+    assert submitted.json()["status"] == "submitted"
+    await retried(listing, "POST", f"{path}/review", key="review-1", headers=operator)
+    approved = await retried(listing, "POST", f"{path}/approve", key="approve-2",
+                             headers=operator)
+    assert approved.json()["status"] == "published"
+    # The refused key still answers its refusal, though approving would be a no-op now.
+    again = await listing.post(f"{path}/approve",
+                               headers={**operator, "Idempotency-Key": "approve-1"})
+    assert (again.status_code, again.content) == (409, early.content)
 
 
 async def test_unknown_achievement_is_a_404_problem(listing, common):
