@@ -14,19 +14,22 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from shared.auth import install_auth
 from shared.clock import Clock, SystemClock, clock_from
 from shared.consumer import ConsumerRunner, Handler
 from shared.db import create_pool, migrate
 from shared.events import Event, all_event_types
+from shared.json_body import JsonBodyMiddleware
 from shared.kafka import dlq_topic, ensure_topics, new_producer
 from shared.logs import configure_logging
 from shared.metrics import install_metrics
+from shared.openapi import install_openapi
 from shared.outbox import OutboxRelay, OutboxWriter
 from shared.problems import install_problem_handlers
 from shared.settings import CommonSettings, ServiceSettings
@@ -145,17 +148,20 @@ def build_app(
     app.state.runtime = runtime
     install_problem_handlers(app)
     install_auth(app, common)
+    install_openapi(app, spec.routers)
+    app.add_middleware(JsonBodyMiddleware)
     install_metrics(app, spec.name)
     app.add_middleware(TraceMiddleware)
     for router in spec.routers:
         app.include_router(router)
 
-    @app.get("/healthz", tags=["health"])
+    @app.get("/healthz", tags=["health"], response_model=Health)
     async def healthz() -> dict[str, str]:
         """The process is alive."""
         return {"status": "ok", "service": spec.name}
 
-    @app.get("/readyz", tags=["health"])
+    @app.get("/readyz", tags=["health"], response_model=Readiness, responses={
+        503: {"model": Readiness, "description": "the database or Kafka does not answer"}})
     async def readyz(request: Request) -> JSONResponse:
         """Ready when the database answers and the Kafka cluster's metadata can be fetched."""
         checks: dict[str, str] = {}
@@ -176,6 +182,16 @@ def build_app(
                             status_code=200 if ready else 503)
 
     return app
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    service: str
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not-ready"]
+    checks: dict[str, str] = Field(description="`ok` or the error, per dependency")
 
 
 def runtime_of(request: Request) -> Runtime:

@@ -21,12 +21,16 @@ from services.auction import routes
 from shared.auth import Role, principal_with_role
 
 _BUYER = frozenset({Role.BUYER})
+_BODY_MISSING = {"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}
 
 
 async def _bid(request: Request) -> Response:
     buyer = await principal_with_role(request, _BUYER)
+    raw = await request.body()  # UTF-8 JSON under its Content-Type (shared.json_body), or none
+    if not raw:
+        raise RequestValidationError([_BODY_MISSING])
     try:
-        body = routes.BidIn.model_validate_json(await request.body())
+        body = routes.BidIn.model_validate_json(raw)
     except ValidationError as exc:
         raise RequestValidationError(
             [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]

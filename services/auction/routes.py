@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 from sse_starlette.sse import EventSourceResponse
 
 from services.auction import repository, store
@@ -19,7 +19,8 @@ from services.auction.domain.deals import deal_id_for
 from services.auction.engine import CLOSE_DEADLINE, BidAnswer, BidEngine, bid, proxy, register
 from services.auction.procedures_store import lock_listing
 from shared.auth import Principal, Role, authorize_region, require
-from shared.problems import PROBLEM_RESPONSES, Problem, not_found
+from shared.bounds import AwareTimestamp, Cursor, PositiveFen, ratio
+from shared.problems import PROBLEM_RESPONSES, Problem, documented, not_found
 from shared.scheduler import schedule
 from shared.service import runtime_of
 
@@ -28,7 +29,12 @@ router = APIRouter(tags=["auctions"], responses=PROBLEM_RESPONSES)
 Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
 Buyer = Annotated[Principal, Depends(require(Role.BUYER))]
 Anyone = Annotated[Principal, Depends(require(*Role))]
-Fen = Annotated[int, Field(gt=0, description="an amount in fen (分)")]
+Fen = PositiveFen
+
+FORWARDED = {503: documented(
+    "The process that writes this auction does not answer (it is being taken over); retry "
+    "after the time given", retry_after=True)}
+"""What a request the writer of the auction must answer can get when it is forwarded."""
 
 
 class BidRefused(Problem):
@@ -42,10 +48,9 @@ class AuctionIn(BaseModel):
     start_price_fen: Fen
     increment_fen: Fen
     reserve_fen: Fen | None = Field(default=None, description="secret until the close")
-    deposit_ratio: Decimal = Field(ge=Decimal("0.05"), le=Decimal("0.20"),
-                                   examples=["0.10"])
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    deposit_ratio: Decimal = ratio(ge=Decimal("0.05"), le=Decimal("0.20"), examples=["0.10"])
+    starts_at: AwareTimestamp
+    ends_at: AwareTimestamp
 
 
 class AuctionOut(BaseModel):
@@ -131,8 +136,8 @@ async def announce(body: AuctionIn, request: Request, operator: Operator) -> Auc
 
 class ReauctionIn(BaseModel):
     start_price_fen: Fen
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: AwareTimestamp
+    ends_at: AwareTimestamp
 
 
 @router.post("/auctions/{auction_id}/reauction", status_code=201, response_model=AuctionOut)
@@ -160,7 +165,7 @@ async def _start(uow, auction: Auction, events) -> None:
     uow.publish(*events)
 
 
-@router.get("/auctions/{auction_id}", response_model=AuctionOut)
+@router.get("/auctions/{auction_id}", response_model=AuctionOut, responses=FORWARDED)
 async def get_auction(auction_id: uuid.UUID, request: Request, _: Anyone) -> AuctionOut:
     """The auction as its writer holds it (the high bid and the current end)."""
     runtime = runtime_of(request)
@@ -168,7 +173,7 @@ async def get_auction(auction_id: uuid.UUID, request: Request, _: Anyone) -> Auc
     return AuctionOut.of(state, runtime.clock.now())
 
 
-@router.post("/auctions/{auction_id}/registrations", status_code=201)
+@router.post("/auctions/{auction_id}/registrations", status_code=201, responses=FORWARDED)
 async def register_bidder(auction_id: uuid.UUID, request: Request, buyer: Buyer) -> dict:
     """Register to bid; the bidder qualifies when the settlement service confirms the
     deposit (``cn.techex.deposit.confirmed.v1``)."""
@@ -178,7 +183,8 @@ async def register_bidder(auction_id: uuid.UUID, request: Request, buyer: Buyer)
             "deposit_fen": state.terms.deposit_fen}
 
 
-@router.post("/auctions/{auction_id}/bids", status_code=201, response_model=BidOut)
+@router.post("/auctions/{auction_id}/bids", status_code=201, response_model=BidOut,
+             responses=FORWARDED)
 async def place_bid(auction_id: uuid.UUID, body: BidIn, request: Request, buyer: Buyer
                     ) -> Response:
     """Bid; answered once the accepted bid is durable. A bid is never withdrawn."""
@@ -191,7 +197,7 @@ async def place_bid(auction_id: uuid.UUID, body: BidIn, request: Request, buyer:
                     media_type="application/json")
 
 
-@router.put("/auctions/{auction_id}/proxy", response_model=BidOut)
+@router.put("/auctions/{auction_id}/proxy", response_model=BidOut, responses=FORWARDED)
 async def set_proxy(auction_id: uuid.UUID, body: ProxyIn, request: Request, buyer: Buyer
                     ) -> BidOut:
     """Leave a secret maximum: the engine bids for you one increment at a time."""
@@ -201,7 +207,7 @@ async def set_proxy(auction_id: uuid.UUID, body: ProxyIn, request: Request, buye
 
 @router.get("/auctions/{auction_id}/bids")
 async def bids(auction_id: uuid.UUID, request: Request, _: Anyone,
-               after: Annotated[int, Query(ge=0)] = 0,
+               after: Annotated[Cursor, Query()] = 0,
                limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[dict]:
     """The accepted bids in order (cursor: the last sequence number seen)."""
     rows = await store.bid_rows(runtime_of(request).pool, auction_id, after, limit)
@@ -209,7 +215,10 @@ async def bids(auction_id: uuid.UUID, request: Request, _: Anyone,
              "at": r["at"].isoformat(), "automatic": r["automatic"]} for r in rows]
 
 
-@router.get("/auctions/{auction_id}/stream")
+@router.get("/auctions/{auction_id}/stream", response_class=EventSourceResponse, responses={
+    200: {"description": "Server-Sent Events: `state` first, then `bid` and `ping` events",
+          "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+    **FORWARDED})
 async def stream(auction_id: uuid.UUID, request: Request, _: Anyone) -> EventSourceResponse:
     """Server-Sent Events: each accepted bid and the current end time, as they happen."""
     engine = engine_of(request)

@@ -40,6 +40,8 @@ from services.auction.domain.listing_trade import (
 )
 from services.auction.routes import BidRefused
 from shared.auth import Principal, Role, authorize_region, require
+from shared.bounds import Fen as NonNegativeFen
+from shared.bounds import PositiveFen, int_field
 from shared.events.base import Event
 from shared.events.procedures import DepositConfirmed
 from shared.problems import PROBLEM_RESPONSES, not_found
@@ -55,25 +57,25 @@ BIDDING_CLOSE = "listing_trade.close"
 
 Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
 Buyer = Annotated[Principal, Depends(require(Role.BUYER))]
-Fen = Annotated[int, Field(gt=0, strict=True, description="an amount in fen (分)")]
+Fen = PositiveFen
 
 
 class ListingTradeIn(BaseModel):
     listing_id: uuid.UUID
     listed_price_fen: Fen
     increment_fen: Fen
-    deposit_fen: Annotated[int, Field(ge=0, strict=True, description="保证金 in fen; 0: none")]
-    working_days: int = Field(default=20, ge=1, le=250,
-                              description="announcement period in working days")
-    extension_working_days: int = Field(default=MIN_EXTENSION_WORKING_DAYS,
-                                        ge=MIN_EXTENSION_WORKING_DAYS, le=250,
-                                        description="length of one extension cycle")
-    max_extensions: int = Field(default=3, ge=0, le=50,
-                                description="extension cycles before failing")
-    free_quote_seconds: int = Field(default=3600, gt=0, le=30 * 86400,
-                                    description="自由报价期 length")
-    countdown_seconds: int = Field(default=300, gt=0, le=86400,
-                                   description="限时竞价期 countdown, restarted by each bid")
+    deposit_fen: Annotated[NonNegativeFen, Field(description="保证金 in fen; 0: none")]
+    working_days: int = int_field(default=20, ge=1, le=250,
+                                  description="announcement period in working days")
+    extension_working_days: int = int_field(default=MIN_EXTENSION_WORKING_DAYS,
+                                            ge=MIN_EXTENSION_WORKING_DAYS, le=250,
+                                            description="length of one extension cycle")
+    max_extensions: int = int_field(default=3, ge=0, le=50,
+                                    description="extension cycles before failing")
+    free_quote_seconds: int = int_field(default=3600, gt=0, le=30 * 86400,
+                                        description="自由报价期 length")
+    countdown_seconds: int = int_field(default=300, gt=0, le=86400,
+                                       description="限时竞价期 countdown, restarted by each bid")
 
 
 class PublicBid(BaseModel):

@@ -14,8 +14,9 @@ from pydantic import BaseModel, Field, ValidationError
 
 from services.registry import commands, repository
 from services.registry.domain.tax import tax_flags
-from services.registry.domain.terms import ContractTerms
+from services.registry.domain.terms import ContractChanges, ContractTerms
 from shared.auth import Principal, Role, authorize_region, require
+from shared.bounds import text
 from shared.events.registry import RefusalReason
 from shared.idempotency import HEADER
 from shared.problems import PROBLEM_RESPONSES, not_found
@@ -43,15 +44,15 @@ class ReasonCode(StrEnum):
 
 class Reason(BaseModel):
     code: ReasonCode
-    detail: str = Field(default="", max_length=500)
+    detail: str = text(500, default="")
 
 
 class Refusal(BaseModel):
-    reasons: list[Reason] = Field(min_length=1)
+    reasons: list[Reason] = Field(min_length=1, max_length=len(ReasonCode))
 
 
 class Cancellation(BaseModel):
-    reason: str = Field(min_length=1, max_length=500)
+    reason: str = text(500, min_length=1)
 
 
 class FilingView(BaseModel):
@@ -89,6 +90,11 @@ class ContractView(BaseModel):
     registered_at: datetime | None
     tax: TaxView | None = Field(description="when the terms are complete")
     filings: list[FilingView]
+
+
+def _given(changes: BaseModel) -> dict[str, Any]:
+    """The members the client sent (an explicit null included), as JSON values."""
+    return changes.model_dump(mode="json", exclude_unset=True)
 
 
 def _json(value: Any) -> Any:
@@ -155,11 +161,11 @@ async def get_contract(contract_id: uuid.UUID, request: Request,
 
 @router.post("/contracts/{contract_id}/submission", response_model=ContractView)
 async def submit(contract_id: uuid.UUID, request: Request, principal: Seller,
-                 changes: Annotated[dict[str, Any], Body()]) -> ContractView:
+                 changes: Annotated[ContractChanges, Body()]) -> ContractView:
     """File a draft (or a refused contract again) with the seller's completions: top-level
     members of the body replace the draft's."""
     runtime = runtime_of(request)
-    await commands.submit(runtime, principal, contract_id, changes)
+    await commands.submit(runtime, principal, contract_id, _given(changes))
     return await view(runtime.pool, contract_id)
 
 
@@ -184,10 +190,10 @@ async def refuse(contract_id: uuid.UUID, refusal: Refusal, request: Request,
 @router.post("/contracts/{contract_id}/amendments", status_code=202,
              response_model=ContractView)
 async def amend(contract_id: uuid.UUID, request: Request, principal: Seller,
-                changes: Annotated[dict[str, Any], Body()]) -> ContractView:
+                changes: Annotated[ContractChanges, Body()]) -> ContractView:
     """File an amendment of a registered contract; it applies once a registrar registers it."""
     runtime = runtime_of(request)
-    await commands.amend(runtime, principal, contract_id, changes)
+    await commands.amend(runtime, principal, contract_id, _given(changes))
     return await view(runtime.pool, contract_id)
 
 
