@@ -327,13 +327,14 @@ def require(*roles: Role | str) -> Callable[..., Awaitable[Principal]]:
 
 
 ROLES_ATTRIBUTE = "techex_roles"
-"""Set on each dependency :func:`require` and :func:`require_region` make: the roles it admits,
-so the OpenAPI document can name them (see :mod:`shared.openapi`)."""
+"""Set on each dependency :func:`require` and :func:`require_region` make: the names of the
+roles it admits (admin always), so the OpenAPI document can name them (see
+:mod:`shared.openapi`)."""
 
 
 def _with_roles(dependency: Callable[..., Awaitable[Principal]], allowed: frozenset[Role]
                 ) -> Callable[..., Awaitable[Principal]]:
-    setattr(dependency, ROLES_ATTRIBUTE, tuple(sorted(allowed)))
+    setattr(dependency, ROLES_ATTRIBUTE, tuple(sorted({*allowed, Role.ADMIN}, key=str)))
     return dependency
 
 

@@ -38,7 +38,7 @@ def roles_of(route: APIRoute) -> tuple[str, ...] | None:
     for dependant in _dependants(route.dependant):
         roles = getattr(dependant.call, ROLES_ATTRIBUTE, None)
         if roles is not None:
-            return tuple(roles)
+            return tuple(str(role) for role in roles)
     return None
 
 
