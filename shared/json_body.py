@@ -17,7 +17,6 @@ required) from its model. The checked body is handed on as it came, so routes re
 
 from __future__ import annotations
 
-from email.message import Message
 from typing import Any
 
 from pydantic_core import from_json
@@ -49,22 +48,30 @@ def is_json_media_type(content_type: str | None) -> bool:
     """``application/json`` or ``application/<anything>+json``, charset UTF-8 if one is named."""
     if not content_type:
         return False
-    message = Message()
-    message["content-type"] = content_type
-    if message.get_content_maintype() != "application":
+    media, _, parameters = content_type.partition(";")
+    kind, _, subtype = media.strip().lower().partition("/")
+    if kind != "application" or not (subtype == "json" or subtype.endswith("+json")):
         return False
-    subtype = message.get_content_subtype()
-    if subtype != "json" and not subtype.endswith("+json"):
-        return False
-    charset = message.get_param("charset")
-    return charset is None or str(charset).lower().replace("_", "-") in ("utf-8", "utf8")
+    for parameter in parameters.split(";"):
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower().replace(
+                "_", "-") not in ("utf-8", "utf8"):
+            return False
+    return True
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
+def _headers(scope: Scope) -> tuple[str | None, str | None, bool]:
+    """Content-Length, Content-Type and whether the body is chunked, in one pass."""
+    length = content_type = None
+    chunked = False
     for key, value in scope["headers"]:
-        if key == name:
-            return value.decode("latin-1")
-    return None
+        if key == b"content-length":
+            length = value.decode("latin-1")
+        elif key == b"content-type":
+            content_type = value.decode("latin-1")
+        elif key == b"transfer-encoding":
+            chunked = True
+    return length, content_type, chunked
 
 
 class JsonBodyMiddleware:
@@ -76,12 +83,10 @@ class JsonBodyMiddleware:
         if scope["type"] != "http" or scope["method"] not in BODY_METHODS:
             await self.app(scope, receive, send)
             return
-        length = _header(scope, b"content-length")
-        chunked = _header(scope, b"transfer-encoding") is not None
+        length, content_type, chunked = _headers(scope)
         if not chunked and (length is None or length.strip() == "0"):
             await self.app(scope, receive, send)
             return
-        content_type = _header(scope, b"content-type")
         if not is_json_media_type(content_type):
             shown = f"{content_type!r}" if content_type else "no Content-Type"
             await self._refuse(UnsupportedMediaType(

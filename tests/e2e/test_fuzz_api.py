@@ -1,8 +1,10 @@
 """Every operation of the four services' OpenAPI documents, fuzzed with schemathesis against the
 services as `techex up` runs them (real PostgreSQL and Kafka, a database per service).
 
-For each operation schemathesis generates requests from the document — valid ones and, in its
-negative mode, ones that break the document — and each answer must hold:
+For each operation schemathesis makes requests from the document — the edge cases of its
+coverage phase (boundaries, missing and extra members, wrong types, NUL bytes), then requests
+hypothesis generates, valid ones and, in the negative mode, ones that break the document — and
+each answer must hold:
 
 - no 5xx;
 - its status, content type, headers and body are the ones the document gives for it;
@@ -16,8 +18,8 @@ with an objection, a listing trade, a demand, a completed deal with its contract
 open deal. Path parameters are now generated, now those of the seeded resources, so requests
 reach past 404. New operations, parameters and headers of the documents are fuzzed as they come.
 
-Deterministic for CI (hypothesis derandomized); ``TECHEX_FUZZ_EXAMPLES`` sets the examples per
-operation and mode.
+Deterministic for CI (hypothesis derandomized, no example database); ``TECHEX_FUZZ_EXAMPLES``
+sets the generated examples per operation and mode (15).
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ from hypothesis import HealthCheck, Phase, given
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.generation.drivers import CoverageGenerator
+from schemathesis.generation.feedback import FeedbackSources
+from schemathesis.generation.overrides import Override
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     negative_data_rejection,
@@ -55,7 +60,7 @@ from tests.support.listing import achievement, demand
 
 pytestmark = pytest.mark.timeout(900)
 
-EXAMPLES = int(os.environ.get("TECHEX_FUZZ_EXAMPLES", "20"))
+EXAMPLES = int(os.environ.get("TECHEX_FUZZ_EXAMPLES", "15"))
 
 PRINCIPALS: dict[Role, tuple[str, str]] = {
     Role.SELLER: ("hit-university", "230102"),
@@ -221,6 +226,16 @@ def _sender(base_url: str, session: requests.Session, answers: Counter[str], lab
     return send
 
 
+def _coverage(schema: Any, operation: Any, headers: dict[str, str]) -> list[Any]:
+    """The deterministic edge cases of schemathesis' coverage phase (boundaries, missing and
+    extra members, wrong types), signed with ``headers``."""
+    generator = CoverageGenerator(
+        operation=operation, generation_modes=list(GenerationMode),
+        generation_config=schema.config.generation_for(operation=operation, phase="coverage"),
+        auth_storage=None, override=Override(headers=dict(headers)), feedback=FeedbackSources())
+    return list(generator)
+
+
 def fuzz(base_url: str, tokens: dict[Role, dict[str, str]], path: dict[str, str],
          query: dict[str, str], examples: int) -> tuple[Counter[str], list[str]]:
     """Fuzz every operation of the service at ``base_url``; the answers it gave (operation and
@@ -236,8 +251,14 @@ def fuzz(base_url: str, tokens: dict[Role, dict[str, str]], path: dict[str, str]
         roles = _roles(operation)
         signed = [tokens[role] for role in roles] if roles else [{}]
         label = operation.label
+        send = _sender(base_url, session, answers, label)
+        for case in _coverage(schema, operation, signed[0]):
+            try:
+                send(case)
+            except (Exception, BaseExceptionGroup) as exc:
+                failures.append(f"{label} [coverage]\n{exc}")
+                break
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-
             cases = st.one_of([_cases(operation, mode, headers, path, query)
                                for headers in signed])
             run: Callable[[], None] = hypothesis.settings(
@@ -245,7 +266,7 @@ def fuzz(base_url: str, tokens: dict[Role, dict[str, str]], path: dict[str, str]
                 phases=[Phase.explicit, Phase.generate],
                 suppress_health_check=list(HealthCheck),
                 verbosity=hypothesis.Verbosity.quiet,
-            )(given(cases)(_sender(base_url, session, answers, label)))
+            )(given(cases)(send))
             try:
                 run()
             except hypothesis.errors.Unsatisfiable:
