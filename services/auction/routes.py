@@ -29,7 +29,6 @@ router = APIRouter(tags=["auctions"], responses=PROBLEM_RESPONSES)
 Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
 Buyer = Annotated[Principal, Depends(require(Role.BUYER))]
 Anyone = Annotated[Principal, Depends(require(*Role))]
-Fen = PositiveFen
 
 FORWARDED = {503: documented(
     "The process that writes this auction does not answer (it is being taken over); retry "
@@ -45,9 +44,9 @@ class BidRefused(Problem):
 
 class AuctionIn(BaseModel):
     listing_id: uuid.UUID
-    start_price_fen: Fen
-    increment_fen: Fen
-    reserve_fen: Fen | None = Field(default=None, description="secret until the close")
+    start_price_fen: PositiveFen
+    increment_fen: PositiveFen
+    reserve_fen: PositiveFen | None = Field(default=None, description="secret until the close")
     deposit_ratio: Decimal = ratio(ge=Decimal("0.05"), le=Decimal("0.20"), examples=["0.10"])
     starts_at: AwareTimestamp
     ends_at: AwareTimestamp
@@ -86,11 +85,11 @@ class AuctionOut(BaseModel):
 
 
 class BidIn(BaseModel):
-    amount_fen: Fen
+    amount_fen: PositiveFen
 
 
 class ProxyIn(BaseModel):
-    max_fen: Fen
+    max_fen: PositiveFen
 
 
 class BidOut(BaseModel):
@@ -135,7 +134,7 @@ async def announce(body: AuctionIn, request: Request, operator: Operator) -> Auc
 
 
 class ReauctionIn(BaseModel):
-    start_price_fen: Fen
+    start_price_fen: PositiveFen
     starts_at: AwareTimestamp
     ends_at: AwareTimestamp
 

@@ -40,8 +40,7 @@ from services.auction.domain.listing_trade import (
 )
 from services.auction.routes import BidRefused
 from shared.auth import Principal, Role, authorize_region, require
-from shared.bounds import Fen as NonNegativeFen
-from shared.bounds import PositiveFen, int_field
+from shared.bounds import Fen, PositiveFen, int_field
 from shared.events.base import Event
 from shared.events.procedures import DepositConfirmed
 from shared.problems import PROBLEM_RESPONSES, not_found
@@ -57,14 +56,13 @@ BIDDING_CLOSE = "listing_trade.close"
 
 Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
 Buyer = Annotated[Principal, Depends(require(Role.BUYER))]
-Fen = PositiveFen
 
 
 class ListingTradeIn(BaseModel):
     listing_id: uuid.UUID
-    listed_price_fen: Fen
-    increment_fen: Fen
-    deposit_fen: Annotated[NonNegativeFen, Field(description="保证金 in fen; 0: none")]
+    listed_price_fen: PositiveFen
+    increment_fen: PositiveFen
+    deposit_fen: Annotated[Fen, Field(description="保证金 in fen; 0: none")]
     working_days: int = int_field(default=20, ge=1, le=250,
                                   description="announcement period in working days")
     extension_working_days: int = int_field(default=MIN_EXTENSION_WORKING_DAYS,
@@ -150,7 +148,7 @@ class RegistrationOut(BaseModel):
 
 
 class BidIn(BaseModel):
-    amount_fen: Fen
+    amount_fen: PositiveFen
 
 
 class BidOut(BaseModel):

@@ -29,7 +29,6 @@ router = APIRouter(tags=["settlement"], responses=PROBLEM_RESPONSES)
 Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
 Viewer = Annotated[Principal, Depends(require(Role.OPERATOR, Role.REGULATOR, Role.BUYER,
                                               Role.SELLER))]
-Fen = PositiveFen
 SellerId = Annotated[SubjectId, Path()]
 
 
@@ -47,7 +46,7 @@ class DepositIn(BaseModel):
 
     procedure_id: uuid.UUID
     bidder_id: SubjectId
-    amount_fen: Fen
+    amount_fen: PositiveFen
     bank_reference: Reference | None = None
 
 
@@ -111,7 +110,7 @@ class InstalmentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     due_at: AwareTimestamp
-    amount_fen: Fen
+    amount_fen: PositiveFen
 
 
 class ScheduleIn(BaseModel):
@@ -145,7 +144,7 @@ async def set_schedule(deal_id: uuid.UUID, body: ScheduleIn, request: Request,
 class PaymentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    amount_fen: Fen
+    amount_fen: PositiveFen
     reference: Reference | None = None
 
 
