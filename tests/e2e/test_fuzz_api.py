@@ -19,7 +19,7 @@ open deal. Path parameters are now generated, now those of the seeded resources,
 reach past 404. New operations, parameters and headers of the documents are fuzzed as they come.
 
 Deterministic for CI (hypothesis derandomized, no example database); ``TECHEX_FUZZ_EXAMPLES``
-sets the generated examples per operation and mode (15).
+sets the generated examples per operation and mode (25).
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ from tests.support.listing import achievement, demand
 
 pytestmark = pytest.mark.timeout(900)
 
-EXAMPLES = int(os.environ.get("TECHEX_FUZZ_EXAMPLES", "15"))
+EXAMPLES = int(os.environ.get("TECHEX_FUZZ_EXAMPLES", "25"))
 
 PRINCIPALS: dict[Role, tuple[str, str]] = {
     Role.SELLER: ("hit-university", "230102"),
