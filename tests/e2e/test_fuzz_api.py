@@ -226,14 +226,17 @@ def _sender(base_url: str, session: requests.Session, answers: Counter[str], lab
     return send
 
 
-def _coverage(schema: Any, operation: Any, headers: dict[str, str]) -> list[Any]:
+def _coverage(schema: Any, operation: Any, signed: list[dict[str, str]]) -> list[Any]:
     """The deterministic edge cases of schemathesis' coverage phase (boundaries, missing and
-    extra members, wrong types), signed with ``headers``."""
+    extra members, wrong types), signed in turn with each of ``signed``."""
     generator = CoverageGenerator(
         operation=operation, generation_modes=list(GenerationMode),
         generation_config=schema.config.generation_for(operation=operation, phase="coverage"),
-        auth_storage=None, override=Override(headers=dict(headers)), feedback=FeedbackSources())
-    return list(generator)
+        auth_storage=None, override=Override(), feedback=FeedbackSources())
+    cases = list(generator)
+    for i, case in enumerate(cases):
+        case.headers = {**(case.headers or {}), **signed[i % len(signed)]}
+    return cases
 
 
 def fuzz(base_url: str, tokens: dict[Role, dict[str, str]], path: dict[str, str],
@@ -252,7 +255,7 @@ def fuzz(base_url: str, tokens: dict[Role, dict[str, str]], path: dict[str, str]
         signed = [tokens[role] for role in roles] if roles else [{}]
         label = operation.label
         send = _sender(base_url, session, answers, label)
-        for case in _coverage(schema, operation, signed[0]):
+        for case in _coverage(schema, operation, signed):
             try:
                 send(case)
             except (Exception, BaseExceptionGroup) as exc:
