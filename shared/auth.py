@@ -28,7 +28,9 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from fastapi import Depends, FastAPI, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import TypeAdapter, ValidationError
 
+from shared.bounds import SubjectId
 from shared.problems import Forbidden, Problem, Unauthorized, ValidationFailed
 from shared.regions import InvalidRegion, Region
 from shared.settings import CommonSettings
@@ -49,6 +51,7 @@ __all__ = [
 ]
 
 _REQUIRED_CLAIMS = ["exp", "iss", "aud", "sub", "role", "region"]
+_SUBJECT = TypeAdapter(SubjectId)
 _MIN_HMAC_SECRET_BYTES = 32  # RFC 7518 §3.2: the key must be at least as long as the hash
 
 
@@ -195,6 +198,11 @@ class TokenVerifier:
         if not isinstance(subject, str) or not subject:
             raise Unauthorized("The token's 'sub' claim must be a non-empty string.")
         try:
+            _SUBJECT.validate_python(subject)
+        except ValidationError as exc:
+            raise Unauthorized("The token's 'sub' claim is not a valid account id: "
+                               f"{exc.errors()[0]['msg']}.") from exc
+        try:
             parsed_role = Role(role)
         except ValueError as exc:
             raise Unauthorized(f"The token's 'role' claim {role!r} is not a known role.") from exc
@@ -330,6 +338,18 @@ def require(*roles: Role | str) -> Callable[..., Awaitable[Principal]]:
         _check_role(principal, allowed)
         return principal
 
+    return _with_roles(dependency, allowed)
+
+
+ROLES_ATTRIBUTE = "techex_roles"
+"""Set on each dependency :func:`require` and :func:`require_region` make: the names of the
+roles it admits (admin always), so the OpenAPI document can name them (see
+:mod:`shared.openapi`)."""
+
+
+def _with_roles(dependency: Callable[..., Awaitable[Principal]], allowed: frozenset[Role]
+                ) -> Callable[..., Awaitable[Principal]]:
+    setattr(dependency, ROLES_ATTRIBUTE, tuple(sorted({*allowed, Role.ADMIN}, key=str)))
     return dependency
 
 
@@ -383,4 +403,4 @@ def require_region(
         authorize_region(principal, target)
         return principal
 
-    return dependency
+    return _with_roles(dependency, allowed)

@@ -35,20 +35,25 @@ from shared.db import CONNECTION_ERRORS, database_unavailable
 from shared.tracing import current_traceparent, trace_id_of
 
 __all__ = [
+    "BODY_PROBLEM_RESPONSES",
     "PROBLEM_MEDIA_TYPE",
     "PROBLEM_RESPONSES",
     "PROBLEM_SCHEMA",
     "PROBLEM_TYPE_PREFIX",
+    "BodyTooLarge",
     "Conflict",
     "DatabaseUnavailable",
     "FieldError",
     "Forbidden",
+    "MalformedBody",
     "NotFound",
     "Problem",
     "ProblemResponse",
     "Unauthorized",
+    "UnsupportedMediaType",
     "ValidationFailed",
     "conflict",
+    "documented",
     "forbidden",
     "install_problem_handlers",
     "not_found",
@@ -212,6 +217,24 @@ class DatabaseUnavailable(Problem):
 RETRY_AFTER_SECONDS = 5
 
 
+class MalformedBody(Problem):
+    slug = "malformed-body"
+    status = 400
+    title = "The request body is not UTF-8 JSON"
+
+
+class BodyTooLarge(Problem):
+    slug = "body-too-large"
+    status = 413
+    title = "The request body is too large"
+
+
+class UnsupportedMediaType(Problem):
+    slug = "unsupported-media-type"
+    status = 415
+    title = "The request body must be application/json"
+
+
 def validation(detail: str | None = None, errors: Sequence[FieldError] = ()) -> ValidationFailed:
     return ValidationFailed(detail, errors=errors)
 
@@ -274,6 +297,9 @@ async def _handle_problem(request: Request, exc: Exception) -> Response:
 async def _handle_validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = [_field_error(error) for error in exc.errors()]
+    if any(error.get("type") == "json_invalid" for error in exc.errors()):
+        return _respond(MalformedBody("The body is not one JSON text in UTF-8.",
+                                      errors=errors), request)
     noun = "field is" if len(errors) == 1 else "fields are"
     problem = ValidationFailed(f"{len(errors)} request {noun} invalid", errors=errors)
     return _respond(problem, request)
@@ -368,21 +394,36 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 }
 
 
-def _documented(description: str) -> dict[str, Any]:
-    return {
+def documented(description: str, *, retry_after: bool = False) -> dict[str, Any]:
+    """The OpenAPI ``responses`` entry of a problem answer (``Retry-After`` if it has one)."""
+    entry: dict[str, Any] = {
         "description": description,
         "content": {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_SCHEMA}},
     }
+    if retry_after:
+        entry["headers"] = {"Retry-After": {
+            "description": "seconds to wait before trying again",
+            "schema": {"type": "integer", "minimum": 0}}}
+    return entry
+
 
 
 # The schema is inlined rather than given as ``model`` because FastAPI would file a model's
 # schema under ``application/json``.
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: _documented("Missing, expired or invalid bearer token"),
-    403: _documented("The principal's role or region does not allow this"),
-    404: _documented("Not found"),
-    409: _documented("Conflicts with the current state"),
-    422: _documented("Request validation failed"),
-    503: _documented("The database is unavailable for a moment; retry after `Retry-After` "
-                     "seconds"),
+    401: documented("Missing, expired or invalid bearer token"),
+    403: documented("The principal's role or region does not allow this"),
+    404: documented("Not found"),
+    409: documented("Conflicts with the current state"),
+    422: documented("Request validation failed"),
+    429: documented("Too many requests; retry after the time given", retry_after=True),
+    503: documented("The database is unavailable for a moment; retry after `Retry-After` "
+                    "seconds", retry_after=True),
 }
+
+BODY_PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: documented("The body is not one JSON text in UTF-8"),
+    413: documented("The body is larger than the service accepts"),
+    415: documented("The body was not sent as application/json"),
+}
+"""What every operation that takes a JSON body may answer too (see :mod:`shared.json_body`)."""

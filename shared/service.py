@@ -15,11 +15,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from shared import idempotency, retention
 from shared.auth import install_auth
@@ -28,9 +29,11 @@ from shared.consumer import ConsumerRunner, Handler
 from shared.db import SERVER_SETTINGS, create_pool, migrate
 from shared.events import Event, all_event_types
 from shared.idempotency import Once
+from shared.json_body import JsonBodyMiddleware
 from shared.kafka import dlq_topic, ensure_topics, new_producer
 from shared.logs import configure_logging
 from shared.metrics import KAFKA_REACHABLE, install_metrics
+from shared.openapi import install_openapi
 from shared.outbox import OutboxRelay, OutboxWriter
 from shared.problems import install_problem_handlers
 from shared.settings import CommonSettings, ServiceSettings
@@ -202,17 +205,20 @@ def build_app(
     install_problem_handlers(app)
     idempotency.install(app)
     install_auth(app, common)
+    install_openapi(app, spec.routers)
+    app.add_middleware(JsonBodyMiddleware)
     install_metrics(app, spec.name)
     app.add_middleware(TraceMiddleware)
     for router in spec.routers:
         app.include_router(router)
 
-    @app.get("/healthz", tags=["health"])
+    @app.get("/healthz", tags=["health"], response_model=Health)
     async def healthz() -> dict[str, str]:
         """The process is alive."""
         return {"status": "ok", "service": spec.name}
 
-    @app.get("/readyz", tags=["health"])
+    @app.get("/readyz", tags=["health"], response_model=Readiness, responses={
+        503: {"model": Readiness, "description": "the database or Kafka does not answer"}})
     async def readyz(request: Request) -> JSONResponse:
         """Ready (200) while the database answers: that is all a command needs, its events
         wait in the outbox while Kafka is away. ``checks`` decide readiness; ``details``
@@ -225,6 +231,16 @@ def build_app(
                             status_code=200 if ready else 503)
 
     return app
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    service: str
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not-ready"]
+    checks: dict[str, str] = Field(description="`ok` or the error, per dependency")
 
 
 def runtime_of(request: Request) -> Runtime:

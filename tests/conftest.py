@@ -7,13 +7,13 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
-import asyncpg
 import pytest
 
 from shared.kafka import delete_topics
 from shared.settings import CommonSettings
 from techex.stack.process import StackError
-from techex.stack.stack import Stack, create_database
+from techex.stack.stack import Stack
+from tests.support.databases import throwaway_databases
 
 STACK_FAILED = 3
 """pytest's exit code when the stack cannot start (that of an internal error)."""
@@ -57,23 +57,5 @@ async def common(stack: Stack) -> AsyncIterator[CommonSettings]:
 @pytest.fixture
 async def new_database(stack: Stack) -> AsyncIterator:
     """A factory of throw-away databases (for tests that run several services), all dropped."""
-    names: list[str] = []
-    base = stack.admin_database_url().rsplit("/", 1)[0]
-
-    async def make() -> str:
-        name = f"t_{uuid.uuid4().hex[:12]}"
-        admin = await asyncpg.connect(stack.admin_database_url())
-        try:
-            await create_database(admin, name)
-        finally:
-            await admin.close()
-        names.append(name)
-        return f"{base}/{name}"
-
-    yield make
-    admin = await asyncpg.connect(stack.admin_database_url())
-    try:
-        for name in names:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with throwaway_databases(stack) as make:
+        yield make

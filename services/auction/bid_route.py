@@ -22,6 +22,7 @@ from shared.auth import Role, principal_with_role
 from shared.idempotency import HEADER, parse_key
 
 _BUYER = frozenset({Role.BUYER})
+_BODY_MISSING = {"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}
 
 
 async def _bid(request: Request) -> Response:
@@ -31,12 +32,17 @@ async def _bid(request: Request) -> Response:
         key = parse_key(request.headers.get(HEADER))
     except RequestValidationError as exc:
         errors += exc.errors()
+    raw = await request.body()  # UTF-8 JSON under its Content-Type (shared.json_body), or none
+    body = None
     try:
-        body = routes.BidIn.model_validate_json(await request.body())
+        body = routes.BidIn.model_validate_json(raw) if raw else None
     except ValidationError as exc:
         errors += [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+    if not raw:
+        errors.append(_BODY_MISSING)
     if errors:
         raise RequestValidationError(errors)
+    assert body is not None
     return await routes.place_bid(request.path_params["auction_id"], body, request, buyer, key)
 
 

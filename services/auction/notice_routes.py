@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime, timedelta
-from typing import Annotated, Final
+from typing import Annotated, Final, Literal
 
 import asyncpg
 from fastapi import APIRouter, Depends, Request, Response
@@ -28,6 +28,7 @@ from services.auction import repository
 from services.auction.domain.deals import deal_id_for
 from services.auction.domain.notice import (
     MIN_NOTICE_DAYS,
+    TRANSFER_MODES,
     BuyerRelation,
     Notice,
     NoticeStatus,
@@ -35,6 +36,7 @@ from services.auction.domain.notice import (
     ObjectionOutcome,
 )
 from shared.auth import Principal, Role, authorize_region, require
+from shared.bounds import PositiveFen, SubjectId, Text, int_field, text
 from shared.idempotency import IdempotencyKey, Once
 from shared.problems import PROBLEM_RESPONSES, not_found
 from shared.scheduler import Deadline, Handler, schedule
@@ -49,32 +51,31 @@ PENDING_RECHECK: Final = timedelta(hours=1)
 
 Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
 Anyone = Annotated[Principal, Depends(require(*Role))]
+TransferMode = Literal[tuple(sorted(TRANSFER_MODES))]  # type: ignore[valid-type]
 
 
 class NoticeIn(BaseModel):
     listing_id: uuid.UUID
-    project_name: str = Field(min_length=1, max_length=200, description="项目名称")
-    abstract: str = Field(min_length=1, max_length=10_000)
-    transfer_mode: str = Field(examples=["transfer"], description=(
-        "transfer, license_exclusive, license_sole, license_ordinary, equity or "
-        "co_development"))
-    price_fen: Annotated[int, Field(gt=0, strict=True, description="the agreed price in fen")]
-    buyer_id: str = Field(min_length=1, max_length=200)
-    buyer_name: str = Field(min_length=1, max_length=200)
+    project_name: str = text(200, min_length=1, description="项目名称")
+    abstract: str = text(10_000, min_length=1)
+    transfer_mode: TransferMode = Field(examples=["transfer"])
+    price_fen: Annotated[PositiveFen, Field(description="the agreed price in fen")]
+    buyer_id: SubjectId
+    buyer_name: str = text(200, min_length=1)
     buyer_relation: BuyerRelation = Field(description=(
         "none, inventor (完成人) or related_party (关联方): stated explicitly, and flagged "
         "in the published notice unless none"))
-    days: int = Field(default=MIN_NOTICE_DAYS, ge=1, le=365,
-                      description=f"calendar days, at least {MIN_NOTICE_DAYS}")
+    days: int = int_field(default=MIN_NOTICE_DAYS, ge=1, le=365,
+                          description=f"calendar days, at least {MIN_NOTICE_DAYS}")
 
 
 class ObjectionIn(BaseModel):
-    grounds: str = Field(max_length=10_000, description="the grounds of the objection (异议)")
+    grounds: str = text(10_000, description="the grounds of the objection (异议)")
 
 
 class ResolutionIn(BaseModel):
     outcome: ObjectionOutcome
-    reason: str = Field(max_length=10_000)
+    reason: Text
 
 
 class ObjectionOut(BaseModel):

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 from sse_starlette.sse import EventSourceResponse
 
 from services.auction import repository, store
@@ -37,8 +37,9 @@ from services.auction.views import (
     viewer_of,
 )
 from shared.auth import Principal, Role, authorize_region, require
+from shared.bounds import AwareTimestamp, Cursor, PositiveFen, ratio
 from shared.idempotency import Answer, IdempotencyKey, Once
-from shared.problems import PROBLEM_RESPONSES, Problem, not_found
+from shared.problems import PROBLEM_RESPONSES, Problem, documented, not_found
 from shared.scheduler import schedule
 from shared.service import runtime_of
 
@@ -47,7 +48,11 @@ router = APIRouter(tags=["auctions"], responses=PROBLEM_RESPONSES)
 Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
 Buyer = Annotated[Principal, Depends(require(Role.BUYER))]
 Anyone = Annotated[Principal, Depends(require(*Role))]
-Fen = Annotated[int, Field(gt=0, description="an amount in fen (分)")]
+
+FORWARDED = {503: documented(
+    "The process that writes this auction does not answer (it is being taken over); retry "
+    "after the time given", retry_after=True)}
+"""What a request the writer of the auction must answer can get when it is forwarded."""
 
 
 class BidRefused(Problem):
@@ -58,13 +63,12 @@ class BidRefused(Problem):
 
 class AuctionIn(BaseModel):
     listing_id: uuid.UUID
-    start_price_fen: Fen
-    increment_fen: Fen
-    reserve_fen: Fen | None = Field(default=None, description="secret until the close")
-    deposit_ratio: Decimal = Field(ge=Decimal("0.05"), le=Decimal("0.20"),
-                                   examples=["0.10"])
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    start_price_fen: PositiveFen
+    increment_fen: PositiveFen
+    reserve_fen: PositiveFen | None = Field(default=None, description="secret until the close")
+    deposit_ratio: Decimal = ratio(ge=Decimal("0.05"), le=Decimal("0.20"), examples=["0.10"])
+    starts_at: AwareTimestamp
+    ends_at: AwareTimestamp
 
 
 class AuctionOut(BiddersShown):
@@ -109,11 +113,11 @@ def _viewer(principal: Principal, a: Auction) -> Viewer:
 
 
 class BidIn(BaseModel):
-    amount_fen: Fen
+    amount_fen: PositiveFen
 
 
 class ProxyIn(BaseModel):
-    max_fen: Fen
+    max_fen: PositiveFen
 
 
 class BidOut(BaseModel):
@@ -160,9 +164,9 @@ async def announce(body: AuctionIn, request: Request, operator: Operator,
 
 
 class ReauctionIn(BaseModel):
-    start_price_fen: Fen
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    start_price_fen: PositiveFen
+    starts_at: AwareTimestamp
+    ends_at: AwareTimestamp
 
 
 @router.post("/auctions/{auction_id}/reauction", status_code=201, response_model=AuctionOut)
@@ -191,7 +195,7 @@ async def _start(uow, auction: Auction, events) -> None:
     uow.publish(*events)
 
 
-@router.get("/auctions/{auction_id}", response_model=AuctionOut)
+@router.get("/auctions/{auction_id}", response_model=AuctionOut, responses=FORWARDED)
 async def get_auction(auction_id: uuid.UUID, request: Request, principal: Anyone
                       ) -> AuctionOut:
     """The auction as its writer holds it (the high bid and the current end). Bidders are
@@ -215,7 +219,7 @@ def _registered(auction_id: uuid.UUID, r: Registration) -> Answer:
 
 
 @router.post("/auctions/{auction_id}/registrations", status_code=201,
-             response_model=RegistrationOut)
+             response_model=RegistrationOut, responses=FORWARDED)
 async def register_bidder(auction_id: uuid.UUID, request: Request, buyer: Buyer,
                           key: IdempotencyKey = None) -> Response:
     """Register to bid and get your bid number; the bidder qualifies when the settlement
@@ -242,7 +246,8 @@ async def _run(request: Request, auction_id: uuid.UUID, command, once: Once | No
     return render(await engine.run(auction_id, command)).response()
 
 
-@router.post("/auctions/{auction_id}/bids", status_code=201, response_model=BidOut)
+@router.post("/auctions/{auction_id}/bids", status_code=201, response_model=BidOut,
+             responses=FORWARDED)
 async def place_bid(auction_id: uuid.UUID, body: BidIn, request: Request, buyer: Buyer,
                     key: IdempotencyKey = None) -> Response:
     """Bid; answered once the accepted bid is durable. A bid is never withdrawn. A rejected
@@ -253,7 +258,7 @@ async def place_bid(auction_id: uuid.UUID, body: BidIn, request: Request, buyer:
                       lambda a: _bid_answer(path, a))
 
 
-@router.put("/auctions/{auction_id}/proxy", response_model=BidOut)
+@router.put("/auctions/{auction_id}/proxy", response_model=BidOut, responses=FORWARDED)
 async def set_proxy(auction_id: uuid.UUID, body: ProxyIn, request: Request, buyer: Buyer,
                     key: IdempotencyKey = None) -> Response:
     """Leave a secret maximum: the engine bids for you one increment at a time."""
@@ -262,9 +267,9 @@ async def set_proxy(auction_id: uuid.UUID, body: ProxyIn, request: Request, buye
                       lambda a: Answer.json(200, BidOut.of(a)))
 
 
-@router.get("/auctions/{auction_id}/bids", response_model=list[BidView])
+@router.get("/auctions/{auction_id}/bids", response_model=list[BidView], responses=FORWARDED)
 async def bids(auction_id: uuid.UUID, request: Request, principal: Anyone,
-               after: Annotated[int, Query(ge=0)] = 0,
+               after: Annotated[Cursor, Query()] = 0,
                limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[dict]:
     """The accepted bids in order (cursor: the last sequence number seen), each bidder shown
     by its bid number (its account only to those who may know it)."""
@@ -286,7 +291,10 @@ STREAM_PAGE = 1000
 """Stored bids read at a time when a stream catches up."""
 
 
-@router.get("/auctions/{auction_id}/stream")
+@router.get("/auctions/{auction_id}/stream", response_class=EventSourceResponse, responses={
+    200: {"description": "Server-Sent Events: `state` first, then `bid` and `ping` events",
+          "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+    **FORWARDED})
 async def stream(
     auction_id: uuid.UUID, request: Request, principal: Anyone,
     after: Annotated[int | None, Query(ge=0, le=2**31 - 1, description=(

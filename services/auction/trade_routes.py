@@ -49,6 +49,7 @@ from services.auction.views import (
     viewer_of,
 )
 from shared.auth import Principal, Role, authorize_region, optional_principal, require
+from shared.bounds import Fen, PositiveFen, int_field
 from shared.events.base import Event
 from shared.events.procedures import DepositConfirmed
 from shared.idempotency import IdempotencyKey, Once
@@ -65,25 +66,24 @@ BIDDING_CLOSE = "listing_trade.close"
 
 Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
 Buyer = Annotated[Principal, Depends(require(Role.BUYER))]
-Fen = Annotated[int, Field(gt=0, strict=True, description="an amount in fen (分)")]
 
 
 class ListingTradeIn(BaseModel):
     listing_id: uuid.UUID
-    listed_price_fen: Fen
-    increment_fen: Fen
-    deposit_fen: Annotated[int, Field(ge=0, strict=True, description="保证金 in fen; 0: none")]
-    working_days: int = Field(default=20, ge=1, le=250,
-                              description="announcement period in working days")
-    extension_working_days: int = Field(default=MIN_EXTENSION_WORKING_DAYS,
-                                        ge=MIN_EXTENSION_WORKING_DAYS, le=250,
-                                        description="length of one extension cycle")
-    max_extensions: int = Field(default=3, ge=0, le=50,
-                                description="extension cycles before failing")
-    free_quote_seconds: int = Field(default=3600, gt=0, le=30 * 86400,
-                                    description="自由报价期 length")
-    countdown_seconds: int = Field(default=300, gt=0, le=86400,
-                                   description="限时竞价期 countdown, restarted by each bid")
+    listed_price_fen: PositiveFen
+    increment_fen: PositiveFen
+    deposit_fen: Annotated[Fen, Field(description="保证金 in fen; 0: none")]
+    working_days: int = int_field(default=20, ge=1, le=250,
+                                  description="announcement period in working days")
+    extension_working_days: int = int_field(default=MIN_EXTENSION_WORKING_DAYS,
+                                            ge=MIN_EXTENSION_WORKING_DAYS, le=250,
+                                            description="length of one extension cycle")
+    max_extensions: int = int_field(default=3, ge=0, le=50,
+                                    description="extension cycles before failing")
+    free_quote_seconds: int = int_field(default=3600, gt=0, le=30 * 86400,
+                                        description="自由报价期 length")
+    countdown_seconds: int = int_field(default=300, gt=0, le=86400,
+                                       description="限时竞价期 countdown, restarted by each bid")
 
 
 class PublicBid(BidderShown):
@@ -167,7 +167,7 @@ def _viewer(principal: Principal | None, t: ListingTrade) -> Viewer:
 
 
 class BidIn(BaseModel):
-    amount_fen: Fen
+    amount_fen: PositiveFen
 
 
 class BidOut(BaseModel):

@@ -8,7 +8,6 @@ from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     Field,
     ValidationInfo,
@@ -26,10 +25,15 @@ from services.listing.domain.achievement import (
 from services.listing.domain.demand import CallMode, Demand
 from services.listing.domain.fields import TechField
 from services.listing.domain.ip import IpType, invalid_ip_number
+from shared.bounds import AwareTimestamp, Fen, Flag, int_field, text
 from shared.events.listing import Holder
 from shared.regions import RegionCode
 
-Fen = Annotated[int, Field(ge=0, description="an amount in fen (分), never negative")]
+Keyword = Annotated[str, text(50)]
+IpNumber = Annotated[str, text(50)]
+Inventor = Annotated[str, text(100)]
+TRL = Annotated[int, int_field(ge=1, le=9,
+                               description="technology readiness level (技术成熟度) 1–9")]
 
 
 def _clean_words(values: list[str]) -> list[str]:
@@ -39,24 +43,24 @@ def _clean_words(values: list[str]) -> list[str]:
 class AchievementIn(BaseModel):
     """An achievement as the seller describes it."""
 
-    title: str = Field(min_length=1, max_length=200, examples=["石墨烯改性防腐涂料制备技术"])
-    abstract: str = Field(default="", max_length=5000)
+    title: str = text(200, min_length=1, examples=["石墨烯改性防腐涂料制备技术"])
+    abstract: str = text(5000, default="")
     region: RegionCode = Field(examples=["230102"])
     field: TechField
-    industry: str = Field(default="", max_length=100)
-    keywords: Annotated[list[str], AfterValidator(_clean_words)] = Field(
+    industry: str = text(100, default="")
+    keywords: Annotated[list[Keyword], AfterValidator(_clean_words)] = Field(
         default=[], max_length=20)
     ip_type: IpType
-    ip_numbers: list[str] = Field(default=[], max_length=50)
-    trl: int = Field(ge=1, le=9, description="technology readiness level (技术成熟度) 1–9")
+    ip_numbers: list[IpNumber] = Field(default=[], max_length=50)
+    trl: TRL
     holders: list[Holder] = Field(default=[], max_length=20)
-    inventors: list[str] = Field(default=[], max_length=100)
+    inventors: list[Inventor] = Field(default=[], max_length=100)
     transfer_mode: TransferMode
     pricing_route: PricingRoute
     reference_price_fen: Fen | None = None
-    dual_use: bool = False
-    public_welfare: bool = False
-    cross_border: bool = False
+    dual_use: Flag = False
+    public_welfare: Flag = False
+    cross_border: Flag = False
 
     @field_validator("ip_numbers")
     @classmethod
@@ -119,25 +123,25 @@ class AchievementOut(AchievementIn):
 
 
 class RejectIn(BaseModel):
-    reason: str = Field(min_length=2, max_length=1000, examples=["知识产权证明材料不全"])
+    reason: str = text(1000, min_length=2, examples=["知识产权证明材料不全"])
 
 
 class SecurityReviewIn(BaseModel):
     outcome: Literal["cleared", "refused"]
-    reference: str = Field(min_length=1, max_length=200, examples=["黑科审〔2026〕12号"])
+    reference: str = text(200, min_length=1, examples=["黑科审〔2026〕12号"])
 
 
 class DemandIn(BaseModel):
-    title: str = Field(min_length=1, max_length=200, examples=["高炉煤气深度脱硫技术"])
-    description: str = Field(min_length=1, max_length=5000)
+    title: str = text(200, min_length=1, examples=["高炉煤气深度脱硫技术"])
+    description: str = text(5000, min_length=1)
     region: RegionCode
     field: TechField
-    keywords: Annotated[list[str], AfterValidator(_clean_words)] = Field(
+    keywords: Annotated[list[Keyword], AfterValidator(_clean_words)] = Field(
         default=[], max_length=20)
     mode: CallMode = CallMode.OPEN_CALL
     budget_fen: Fen | None = None
-    min_trl: int = Field(default=1, ge=1, le=9)
-    deadline: AwareDatetime
+    min_trl: TRL = 1
+    deadline: AwareTimestamp
 
 
 class DemandOut(DemandIn):
@@ -158,9 +162,18 @@ class DemandOut(DemandIn):
 
 
 class ProposalIn(BaseModel):
-    summary: str = Field(min_length=1, max_length=5000)
+    summary: str = text(5000, min_length=1)
     listing_id: uuid.UUID | None = None
     price_fen: Fen | None = None
+
+
+class ProposalOut(BaseModel):
+    id: uuid.UUID
+    provider_id: str
+    listing_id: uuid.UUID | None
+    price_fen: int | None
+    summary: str
+    created_at: datetime
 
 
 class AwardIn(BaseModel):
@@ -168,9 +181,9 @@ class AwardIn(BaseModel):
 
 
 class InterestIn(BaseModel):
-    query: str = Field(default="", max_length=200, examples=["石墨烯 防腐"])
+    query: str = text(200, default="", examples=["石墨烯 防腐"])
     field: TechField | None = None
-    min_trl: int | None = Field(default=None, ge=1, le=9)
+    min_trl: TRL | None = None
     max_price_fen: Fen | None = None
 
     @model_validator(mode="after")
@@ -178,3 +191,14 @@ class InterestIn(BaseModel):
         if not (self.query.strip() or self.field or self.min_trl or self.max_price_fen):
             raise ValueError("an interest needs a query or at least one criterion")
         return self
+
+
+class InterestOut(BaseModel):
+    id: uuid.UUID
+    buyer_id: str
+    region: str
+    query: str
+    field: str | None
+    min_trl: int | None
+    max_price_fen: int | None
+    created_at: datetime

@@ -23,6 +23,7 @@ import base64
 import binascii
 import hashlib
 import json
+import math
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ from services.listing.domain.achievement import PricingRoute, Status
 from services.listing.domain.demand import CallMode, DemandStatus
 from services.listing.domain.fields import TechField
 from services.listing.domain.ip import IpType
+from shared.bounds import INT4_MAX, FenParam
+from shared.bounds import text as bounded_text
 from shared.problems import Problem
 from shared.regions import Region, RegionCode, RegionLevel
 
@@ -95,8 +98,8 @@ class BadCursor(Problem):
 class _Query(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    q: str | None = Field(default=None, max_length=200, examples=["石墨烯 防腐涂料"],
-                          description="Chinese text, cut into words as the listings are")
+    q: str | None = bounded_text(200, default=None, examples=["石墨烯 防腐涂料"],
+                                 description="Chinese text, cut into words as the listings are")
     field: list[TechField] = Field(default_factory=list, description="Any of these fields")
     region: RegionCode | None = Field(
         default=None, description="A province, city or county: its whole subtree matches")
@@ -112,8 +115,8 @@ class AchievementQuery(_Query):
     trl_max: int | None = Field(default=None, ge=1, le=9)
     ip_type: list[IpType] = Field(default_factory=list)
     pricing_route: list[PricingRoute] = Field(default_factory=list)
-    price_min_fen: int | None = Field(default=None, ge=0, description="reference price ≥")
-    price_max_fen: int | None = Field(default=None, ge=0, description="reference price ≤")
+    price_min_fen: FenParam | None = Field(default=None, description="reference price ≥")
+    price_max_fen: FenParam | None = Field(default=None, description="reference price ≤")
     status: list[Status] = Field(default_factory=lambda: [Status.PUBLISHED], min_length=1)
 
     @field_validator("status")
@@ -334,6 +337,9 @@ def _decode_cursor(token: str, fingerprint: str, keys: Sequence[str]) -> _Cursor
                 Match.ANY_WORD: (True, True)}[match]
     if (key.matched is not None, key.score is not None) != expected:
         raise foreign
+    if ((key.matched is not None and not 0 <= key.matched <= INT4_MAX)
+            or (key.score is not None and not math.isfinite(key.score))):
+        raise foreign  # made by hand: no search hands out such a key
     if (match is Match.ANY_WORD) != bool(words) or not set(words) <= set(keys):
         raise foreign
     return _Cursor(match, key, words)

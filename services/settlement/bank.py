@@ -13,9 +13,10 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from services.settlement.problems import BadSignature, StaleCallback
+from shared.bounds import AwareTimestamp, PositiveFen, Reference, SubjectId
 
 SIGNATURE_HEADER = "X-Bank-Signature"
 
@@ -39,27 +40,24 @@ def check_fresh(at: datetime, now: datetime, window: timedelta) -> None:
             errors=[{"field": "body.timestamp", "message": "outside the accepted window"}])
 
 
-Fen = Annotated[StrictInt, Field(gt=0)]
-
-
 class DepositCallback(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["deposit"]
-    reference: str = Field(min_length=1, max_length=100)
-    timestamp: AwareDatetime
-    amount_fen: Fen
+    reference: Reference
+    timestamp: AwareTimestamp
+    amount_fen: PositiveFen
     procedure_id: uuid.UUID
-    bidder_id: str = Field(min_length=1)
+    bidder_id: SubjectId
 
 
 class PaymentCallback(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["payment"]
-    reference: str = Field(min_length=1, max_length=100)
-    timestamp: AwareDatetime
-    amount_fen: Fen
+    reference: Reference
+    timestamp: AwareTimestamp
+    amount_fen: PositiveFen
     deal_id: uuid.UUID
 
 

@@ -14,7 +14,8 @@ from services.settlement import bank, settling, store
 from services.settlement.config import SettlementSettings
 from services.settlement.problems import UnknownDeal
 from services.settlement.routes import books_of
-from services.settlement.schemas import DepositOut
+from services.settlement.schemas import CallbackOut, DepositOut
+from shared.openapi import inline_schema
 from shared.problems import PROBLEM_RESPONSES, ValidationFailed
 from shared.service import runtime_of
 
@@ -23,7 +24,12 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["bank"], responses=PROBLEM_RESPONSES)
 
 
-@router.post("/bank/callbacks")
+@router.post("/bank/callbacks", response_model=CallbackOut, openapi_extra={
+    "parameters": [{"name": bank.SIGNATURE_HEADER, "in": "header", "required": True,
+                    "description": "`sha256=<hex HMAC-SHA256 of the raw body>`",
+                    "schema": {"type": "string", "pattern": "^sha256=[0-9a-f]{64}$"}}],
+    "requestBody": {"required": True, "content": {"application/json": {
+        "schema": inline_schema(bank.CALLBACK)}}}})
 async def bank_callback(request: Request) -> dict[str, Any]:
     """Apply a signed bank notice once per bank ``reference``: the same reference again is
     answered with the first result and ``duplicate: true``. A bad signature is 401 and logged;

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 
 from services.settlement import ledger_store, store
 from services.settlement.domain.ledger import Account, AccountKind
+from services.settlement.schemas import Statement, SubsidyReport, TrialBalance
 from shared.auth import Principal, Role, authorize_region, require
+from shared.bounds import MAX_YEAR, MIN_YEAR, AccountName, Cursor
 from shared.problems import PROBLEM_RESPONSES, forbidden
 from shared.regions import Region, RegionLevel
 from shared.service import runtime_of
@@ -21,7 +23,7 @@ Anyone = Annotated[Principal, Depends(require(*Role))]
 _OWN_KINDS = {Role.BUYER: AccountKind.BUYER, Role.SELLER: AccountKind.SELLER}
 
 
-@router.get("/ledger/trial-balance")
+@router.get("/ledger/trial-balance", response_model=TrialBalance)
 async def trial_balance(request: Request, _: Overseer) -> dict[str, Any]:
     """Every account's debits, credits and balance (``debits − credits``), summed from the
     lines; the totals agree for a ledger of balanced postings."""
@@ -35,9 +37,10 @@ async def trial_balance(request: Request, _: Overseer) -> dict[str, Any]:
             "difference_fen": debit - credit, "balanced": debit == credit}
 
 
-@router.get("/ledger/accounts/{account}/statement")
-async def statement(account: str, request: Request, principal: Anyone,
-                    after: Annotated[int, Query(ge=0, description="cursor: next_cursor")] = 0,
+@router.get("/ledger/accounts/{account}/statement", response_model=Statement)
+async def statement(account: Annotated[AccountName, Path()], request: Request,
+                    principal: Anyone,
+                    after: Annotated[Cursor, Query(description="cursor: next_cursor")] = 0,
                     limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
     """The account's lines in posting order with the running balance, a page at a time.
     Buyers and sellers may read their own account (``buyer:<id>`` / ``seller:<id>``)."""
@@ -59,10 +62,11 @@ async def statement(account: str, request: Request, principal: Anyone,
 _PREFIX = {RegionLevel.PROVINCE: 2, RegionLevel.CITY: 4, RegionLevel.COUNTY: 6}
 
 
-@router.get("/subsidies/report")
+@router.get("/subsidies/report", response_model=SubsidyReport)
 async def subsidy_report(request: Request, principal: Overseer,
                          region: Annotated[str, Query(pattern=r"^\d{6}$")],
-                         year: Annotated[int, Query(ge=2000, le=2100)]) -> dict[str, Any]:
+                         year: Annotated[int, Query(ge=MIN_YEAR, le=MAX_YEAR)]
+                         ) -> dict[str, Any]:
     """Subsidy assessments of a region (province, city or county: rolled up by code prefix)
     and year: totals, per side and per region below it."""
     target = authorize_region(principal, region)

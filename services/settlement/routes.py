@@ -6,12 +6,11 @@ Operators act in their region subtree; buyers and sellers see their own deposits
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal
 from typing import Annotated
 
 import asyncpg
-from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.settlement import settling, store
 from services.settlement.books import Books
@@ -19,6 +18,7 @@ from services.settlement.domain.errors import InvalidSplit
 from services.settlement.problems import UnknownDeal
 from services.settlement.schemas import DealOut, DepositOut, ReceiptOut, SplitOut
 from shared.auth import Principal, Role, authorize_region, require
+from shared.bounds import AwareTimestamp, PositiveFen, Reference, Share, SubjectId
 from shared.idempotency import IdempotencyKey, Once
 from shared.problems import PROBLEM_RESPONSES, forbidden
 from shared.service import runtime_of
@@ -28,7 +28,7 @@ router = APIRouter(tags=["settlement"], responses=PROBLEM_RESPONSES)
 Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
 Viewer = Annotated[Principal, Depends(require(Role.OPERATOR, Role.REGULATOR, Role.BUYER,
                                               Role.SELLER))]
-Fen = Annotated[StrictInt, Field(gt=0, description="whole fen (分), positive")]
+SellerId = Annotated[SubjectId, Path()]
 
 
 def books_of(request: Request) -> Books:
@@ -44,9 +44,9 @@ class DepositIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     procedure_id: uuid.UUID
-    bidder_id: str = Field(min_length=1)
-    amount_fen: Fen
-    bank_reference: str | None = Field(default=None, min_length=1, max_length=100)
+    bidder_id: SubjectId
+    amount_fen: PositiveFen
+    bank_reference: Reference | None = None
 
 
 @router.post("/deposits", status_code=201, response_model=DepositOut,
@@ -110,8 +110,8 @@ async def get_deal(deal_id: uuid.UUID, request: Request, principal: Viewer) -> D
 class InstalmentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    due_at: AwareDatetime
-    amount_fen: Fen
+    due_at: AwareTimestamp
+    amount_fen: PositiveFen
 
 
 class ScheduleIn(BaseModel):
@@ -146,8 +146,8 @@ async def set_schedule(deal_id: uuid.UUID, body: ScheduleIn, request: Request,
 class PaymentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    amount_fen: Fen
-    reference: str | None = Field(default=None, min_length=1, max_length=100)
+    amount_fen: PositiveFen
+    reference: Reference | None = None
 
 
 @router.post("/deals/{deal_id}/payments", status_code=201, response_model=ReceiptOut)
@@ -170,12 +170,11 @@ async def record_payment(deal_id: uuid.UUID, body: PaymentIn, request: Request,
 class SplitIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    inventor_share: Decimal = Field(ge=0, le=1, max_digits=5, decimal_places=4,
-                                    description="the inventor team's share of the net")
+    inventor_share: Annotated[Share, Field(description="the inventor team's share of the net")]
 
 
 @router.put("/sellers/{seller_id}/split", response_model=SplitOut)
-async def set_split(seller_id: str, body: SplitIn, request: Request, operator: Operator,
+async def set_split(seller_id: SellerId, body: SplitIn, request: Request, operator: Operator,
                     key: IdempotencyKey = None) -> Response:
     """Configure a seller's income split; never below the exchange's floor (default 70 %)."""
     books = books_of(request)
@@ -194,7 +193,7 @@ async def set_split(seller_id: str, body: SplitIn, request: Request, operator: O
 
 
 @router.get("/sellers/{seller_id}/split", response_model=SplitOut)
-async def get_split(seller_id: str, request: Request, principal: Viewer) -> SplitOut:
+async def get_split(seller_id: SellerId, request: Request, principal: Viewer) -> SplitOut:
     if not _oversees(principal) and principal.subject != seller_id:
         raise forbidden("A seller sees its own split only.")
     share = await store.inventor_share(runtime_of(request).pool, seller_id)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 import asyncpg
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class DepositOut(BaseModel):
@@ -87,3 +87,69 @@ class SplitOut(BaseModel):
     seller_id: str
     inventor_share: str
     configured: bool = True
+
+
+class AccountTotals(BaseModel):
+    account: str
+    debit_fen: int
+    credit_fen: int
+    balance_fen: int = Field(description="debits − credits")
+
+
+class TrialBalance(BaseModel):
+    accounts: list[AccountTotals]
+    total_debit_fen: int
+    total_credit_fen: int
+    difference_fen: int
+    balanced: bool
+
+
+class StatementLine(BaseModel):
+    line: int
+    entry_id: str
+    memo: str
+    deal_id: uuid.UUID | None
+    posted_at: datetime
+    debit_fen: int
+    credit_fen: int
+    balance_fen: int = Field(description="the account's balance after this line")
+
+
+class Statement(BaseModel):
+    account: str
+    lines: list[StatementLine]
+    next_cursor: int | None = Field(description="pass as `after` for the next page; null on "
+                                    "the last page")
+
+
+class SideTotals(BaseModel):
+    assessed: int
+    granted: int
+    amount_fen: int
+
+
+class RegionSubsidies(BaseModel):
+    region: str
+    name: str | None
+    granted: int
+    amount_fen: int
+
+
+class SubsidyReport(BaseModel):
+    region: str
+    level: Literal["province", "city", "county"]
+    year: int
+    assessed: int
+    granted: int
+    received_fen: int
+    amount_fen: int
+    commissioner_share_fen: int
+    by_side: dict[Literal["buyer", "seller"], SideTotals]
+    by_region: list[RegionSubsidies]
+
+
+class CallbackOut(BaseModel):
+    reference: str
+    duplicate: bool = Field(description="the same reference was applied before: its result")
+    result: dict[str, Any] = Field(description="`kind` (deposit or payment) and, for a "
+                                   "deposit, the deposit; for a payment, the receipt")

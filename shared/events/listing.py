@@ -12,6 +12,7 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from shared.bounds import text
 from shared.events.base import Event, register
 
 __all__ = [
@@ -38,7 +39,7 @@ Region = Field(pattern=r"^[0-9]{6}$", description="GB/T 2260 administrative code
 class Holder(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    name: str
+    name: str = text(200, min_length=1)
     kind: Literal["university", "institute", "enterprise", "other"]
 
 

@@ -163,6 +163,8 @@ async def test_expired_token_is_401(client: httpx.AsyncClient) -> None:
         (lambda: _signed(region="990000"), "unknown province"),
         (lambda: _signed(key=None, algorithm="none"), "algorithm is not accepted"),
         (lambda: _signed(nbf=datetime.now(UTC) + timedelta(hours=1)), "not valid yet"),
+        (lambda: _signed(sub="u\x001"), "not a valid account id"),
+        (lambda: _signed(sub="u" * 201), "not a valid account id"),
     ],
 )
 async def test_bad_tokens_are_401_with_distinct_details(

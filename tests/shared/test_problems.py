@@ -179,11 +179,13 @@ async def test_bad_region_code_names_the_field(client: httpx.AsyncClient) -> Non
     assert "without a city" in error["message"]
 
 
-async def test_malformed_json_is_a_body_error(client: httpx.AsyncClient) -> None:
+async def test_malformed_json_is_a_bad_request(client: httpx.AsyncClient) -> None:
     response = await client.post(
         "/bids", content=b'{"amount": 5,', headers={"content-type": "application/json"}
     )
-    (error,) = _problem(response, 422)["errors"]
+    problem = _problem(response, 400)
+    assert problem["type"] == "urn:techex:problem:malformed-body"
+    (error,) = problem["errors"]
     assert error["field"] == "body"
     assert error["message"].startswith("JSON decode error")
 

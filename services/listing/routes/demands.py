@@ -12,7 +12,15 @@ from pydantic import BaseModel
 
 from services.listing import handlers, repository
 from services.listing.routes._commands import run_command
-from services.listing.schemas import AwardIn, DemandIn, DemandOut, InterestIn, ProposalIn
+from services.listing.schemas import (
+    AwardIn,
+    DemandIn,
+    DemandOut,
+    InterestIn,
+    InterestOut,
+    ProposalIn,
+    ProposalOut,
+)
 from shared.auth import Principal, Role, authorize_region, require
 from shared.idempotency import IdempotencyKey
 from shared.problems import PROBLEM_RESPONSES, not_found
@@ -78,7 +86,7 @@ async def propose(demand_id: uuid.UUID, body: ProposalIn, request: Request,
                              status=201)
 
 
-@router.get("/demands/{demand_id}/proposals")
+@router.get("/demands/{demand_id}/proposals", response_model=list[ProposalOut])
 async def proposals(demand_id: uuid.UUID, request: Request, principal: Anyone) -> list[dict]:
     """The proposals, for the enterprise that posted the demand and operators of its region."""
     d = await repository.get_demand(runtime_of(request).pool, demand_id)
@@ -140,7 +148,7 @@ async def save_interest(body: InterestIn, request: Request, buyer: Enterprise,
                              key=key, command=command, status=201)
 
 
-@router.get("/interests", tags=["interests"])
+@router.get("/interests", tags=["interests"], response_model=list[InterestOut])
 async def my_interests(request: Request, buyer: Enterprise) -> list[dict]:
     rows = await repository.buyer_interests(runtime_of(request).pool, buyer.subject)
     return [{**dict(r), "id": str(r["id"]), "created_at": r["created_at"].isoformat()}

@@ -7,11 +7,12 @@ come back as field-level errors so the caller can answer all of them at once.
 
 from __future__ import annotations
 
-from datetime import date
 from enum import StrEnum
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from shared.bounds import BusinessDate, Fen, SubjectId, text
 from shared.regions import RegionCode
 
 
@@ -59,8 +60,9 @@ class Party(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     role: PartyRole
-    name: str = Field(min_length=1, max_length=200)
-    party_id: str | None = Field(default=None, description="the party's account on the exchange")
+    name: str = text(200, min_length=1)
+    party_id: SubjectId | None = Field(default=None,
+                                       description="the party's account on the exchange")
     country: str = Field(default="CN", pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")
     region: RegionCode | None = Field(default=None, description="GB/T 2260; required in CN")
     entity_type: EntityType
@@ -70,15 +72,16 @@ class IntellectualProperty(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     ip_type: str = Field(pattern=r"^[a-z_]{2,40}$", description="e.g. patent_invention")
-    name: str = Field(default="", max_length=300)
-    numbers: list[str] = Field(default=[], description="patent / application numbers")
+    name: str = text(300, default="")
+    numbers: list[Annotated[str, text(50)]] = Field(
+        default=[], max_length=50, description="patent / application numbers")
 
 
 class Term(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    starts_on: date
-    ends_on: date
+    starts_on: BusinessDate
+    ends_on: BusinessDate
 
 
 class ContractTerms(BaseModel):
@@ -88,26 +91,28 @@ class ContractTerms(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     category: Category
-    subtype: str
+    subtype: str = Field(pattern=r"^[a-z_]{2,40}$", description="one of the category's")
     form: ContractForm = ContractForm.WRITTEN
-    project_name: str = Field(min_length=1, max_length=300)
-    contract_ref: str = Field(default="", max_length=100, description="the parties' own number")
-    signed_on: date
-    valid_from: date
-    valid_until: date
-    total_amount_fen: int = Field(ge=0)
-    tech_amount_fen: int = Field(ge=0, description="技术交易额: counts for statistics and tax")
+    project_name: str = text(300, min_length=1)
+    contract_ref: str = text(100, default="", description="the parties' own number")
+    signed_on: BusinessDate
+    valid_from: BusinessDate
+    valid_until: BusinessDate
+    total_amount_fen: Fen
+    tech_amount_fen: Annotated[Fen, Field(
+        description="技术交易额: counts for statistics and tax")]
     tech_field: str = Field(pattern=r"^[a-z_]{2,40}$", description="e.g. new_materials")
     parties: list[Party] = Field(min_length=2, max_length=10)
     ip: IntellectualProperty | None = None
     licence_term: Term | None = None
-    expected_investment_fen: int | None = Field(default=None, ge=0,
+    expected_investment_fen: Fen | None = Field(default=None,
                                                 description="transfer: 预期新增投资")
-    expected_output_fen: int | None = Field(default=None, ge=0,
+    expected_output_fen: Fen | None = Field(default=None,
                                             description="transfer: 预期新增产值")
-    deliverable: str | None = Field(default=None, max_length=300,
-                                    description="consulting / service: the report or result")
-    evidence: list[str] = Field(default=[], description="attached documents (references)")
+    deliverable: str | None = text(300, default=None,
+                                   description="consulting / service: the report or result")
+    evidence: list[Annotated[str, text(300)]] = Field(
+        default=[], max_length=50, description="attached documents (references)")
 
     def party(self, role: PartyRole) -> Party | None:
         return next((p for p in self.parties if p.role is role), None)
@@ -127,6 +132,22 @@ class ContractTerms(BaseModel):
     @property
     def cross_border(self) -> bool:
         return any(p.country != "CN" for p in self.parties)
+
+
+def _optional(model: type[BaseModel]) -> dict[str, Any]:
+    """``model``'s fields, each with its bounds and description, optional and None by default."""
+    def bounded(info: Any) -> Any:
+        return Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation
+
+    return {name: (bounded(info) | None, Field(default=None, description=info.description))
+            for name, info in model.model_fields.items()}
+
+
+ContractChanges = create_model(
+    "ContractChanges", __config__=ConfigDict(extra="forbid", frozen=True),
+    __doc__="Members of :class:`ContractTerms` that replace a stored filing's (a draft's, a "
+            "registered contract's); the whole is checked again once they are applied.",
+    **_optional(ContractTerms))
 
 
 def _err(field: str, message: str) -> dict[str, str]:

@@ -14,8 +14,9 @@ from pydantic import BaseModel, Field, ValidationError
 
 from services.registry import commands, repository
 from services.registry.domain.tax import tax_flags
-from services.registry.domain.terms import ContractTerms
+from services.registry.domain.terms import ContractChanges, ContractTerms
 from shared.auth import Principal, Role, authorize_region, require
+from shared.bounds import text
 from shared.events.registry import RefusalReason
 from shared.idempotency import IdempotencyKey, Once
 from shared.problems import PROBLEM_RESPONSES, not_found
@@ -44,15 +45,15 @@ class ReasonCode(StrEnum):
 
 class Reason(BaseModel):
     code: ReasonCode
-    detail: str = Field(default="", max_length=500)
+    detail: str = text(500, default="")
 
 
 class Refusal(BaseModel):
-    reasons: list[Reason] = Field(min_length=1)
+    reasons: list[Reason] = Field(min_length=1, max_length=len(ReasonCode))
 
 
 class Cancellation(BaseModel):
-    reason: str = Field(min_length=1, max_length=500)
+    reason: str = text(500, min_length=1)
 
 
 class FilingView(BaseModel):
@@ -90,6 +91,11 @@ class ContractView(BaseModel):
     registered_at: datetime | None
     tax: TaxView | None = Field(description="when the terms are complete")
     filings: list[FilingView]
+
+
+def _given(changes: BaseModel) -> dict[str, Any]:
+    """The members the client sent (an explicit null included), as JSON values."""
+    return changes.model_dump(mode="json", exclude_unset=True)
 
 
 def _json(value: Any) -> Any:
@@ -160,11 +166,11 @@ async def get_contract(contract_id: uuid.UUID, request: Request,
 
 @router.post("/contracts/{contract_id}/submission", response_model=ContractView)
 async def submit(contract_id: uuid.UUID, request: Request, principal: Seller,
-                 changes: Annotated[dict[str, Any], Body()], key: IdempotencyKey = None
+                 changes: Annotated[ContractChanges, Body()], key: IdempotencyKey = None
                  ) -> Response:
     """File a draft (or a refused contract again) with the seller's completions: top-level
     members of the body replace the draft's."""
-    return await commands.submit(runtime_of(request), principal, contract_id, changes,
+    return await commands.submit(runtime_of(request), principal, contract_id, _given(changes),
                                  await Once.of_request(request, principal, key), _reply(200))
 
 
@@ -187,10 +193,10 @@ async def refuse(contract_id: uuid.UUID, refusal: Refusal, request: Request,
 @router.post("/contracts/{contract_id}/amendments", status_code=202,
              response_model=ContractView)
 async def amend(contract_id: uuid.UUID, request: Request, principal: Seller,
-                changes: Annotated[dict[str, Any], Body()], key: IdempotencyKey = None
+                changes: Annotated[ContractChanges, Body()], key: IdempotencyKey = None
                 ) -> Response:
     """File an amendment of a registered contract; it applies once a registrar registers it."""
-    return await commands.amend(runtime_of(request), principal, contract_id, changes,
+    return await commands.amend(runtime_of(request), principal, contract_id, _given(changes),
                                 await Once.of_request(request, principal, key), _reply(202))
 
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from services.registry import rollups
 from services.registry.domain.statistics import YEAR, growth_percent
 from shared.auth import Principal, Role, require_region
+from shared.bounds import MAX_YEAR
 from shared.problems import PROBLEM_RESPONSES, ValidationFailed
 from shared.regions import Region, UnknownRegion
 from shared.service import runtime_of
@@ -81,12 +82,13 @@ def _name(code: str) -> str | None:
     return region.name if region.is_known else None
 
 
-Year = Annotated[int, Query(ge=1990, le=2200)]
+Year = Annotated[int, Query(ge=1990, le=MAX_YEAR)]
+RegionParam = Annotated[str, Query(pattern=r"^[0-9]{6}$", description="GB/T 2260 code")]
 Month = Annotated[int | None, Query(ge=1, le=12, description="a month; the whole year without")]
 
 
 @router.get("/statistics", response_model=Statistics)
-async def statistics(request: Request, _: Regulator, region: str, year: Year,
+async def statistics(request: Request, _: Regulator, region: RegionParam, year: Year,
                      month: Month = None, by: By = "region") -> Statistics:
     """Contracts and technology transaction amount of ``region`` (its subtree), with
     year-on-year growth against the target and a breakdown ``by`` one dimension."""
@@ -95,7 +97,7 @@ async def statistics(request: Request, _: Regulator, region: str, year: Year,
 
 @router.get("/statistics.csv", response_class=Response,
             responses={200: {"content": {"text/csv": {}}}})
-async def statistics_csv(request: Request, _: Regulator, region: str, year: Year,
+async def statistics_csv(request: Request, _: Regulator, region: RegionParam, year: Year,
                          month: Month = None, by: By = "region") -> Response:
     """The same figures as CSV: one line per breakdown row, then the total."""
     s = await _statistics(request, region, year, month, by)

@@ -58,8 +58,15 @@ async def test_bids_take_the_fast_route_and_it_checks_what_the_documented_one_do
         assert [e["field"] for e in bad.json()["errors"]] == [field]
     garbled = await client.post(path, content=b"{not json", headers={
         **buyer, "Content-Type": "application/json"})
-    assert garbled.status_code == 422
+    assert garbled.status_code == 400
+    assert garbled.json()["type"] == "urn:techex:problem:malformed-body"
     assert garbled.json()["errors"][0]["field"].startswith("body")
+    as_text = await client.post(path, content=b'{"amount_fen": 100}', headers={
+        **buyer, "Content-Type": "text/plain"})
+    assert as_text.status_code == 415
+    assert as_text.json()["type"] == "urn:techex:problem:unsupported-media-type"
+    empty = await client.post(path, headers=buyer)
+    assert empty.status_code == 422 and empty.json()["errors"][0]["field"] == "body"
 
     not_a_uuid = await client.post("/auctions/42/bids", json={"amount_fen": 100}, headers=buyer)
     assert not_a_uuid.status_code == 422  # the documented route's path validation

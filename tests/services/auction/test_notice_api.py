@@ -205,7 +205,7 @@ async def test_bad_requests_get_problems_and_change_nothing(service, common, clo
     assert (await client.post("/notices", json=no_relation,
                               headers=operator)).status_code == 422
     for broken, field in (({"days": 14}, "terms.days"),
-                          ({"transfer_mode": "gift"}, "terms.transfer_mode"),
+                          ({"transfer_mode": "gift"}, "body.transfer_mode"),
                           ({"buyer_id": "hit-university"}, "terms.buyer_id")):
         r = await client.post("/notices", json=_terms(listing_id, **broken), headers=operator)
         assert r.status_code == 422, broken

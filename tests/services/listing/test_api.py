@@ -139,11 +139,11 @@ async def test_bad_requests_get_problem_json_and_change_nothing(
     assert await _counts(listing.db) == (0, 0)
 
 
-async def test_malformed_json_body_is_a_422_problem(listing, common):
+async def test_malformed_json_body_is_a_400_problem(listing, common):
     headers = {**bearer(common, Role.SELLER, "230100"), "Content-Type": "application/json"}
     r = await listing.post("/achievements", content=b"{\"title\": ", headers=headers)
-    assert r.status_code == 422
-    assert r.json()["type"] == "urn:techex:problem:validation"
+    assert r.status_code == 400
+    assert r.json()["type"] == "urn:techex:problem:malformed-body"
     assert await _counts(listing.db) == (0, 0)
 
 

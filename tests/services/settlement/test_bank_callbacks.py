@@ -95,3 +95,23 @@ async def test_bad_callbacks_are_refused_and_post_nothing(settlement, common, cl
     # a refused reference was not consumed: the corrected callback with it is applied
     fixed = await _post(client, ok)
     assert fixed.status_code == 200 and fixed.json()["duplicate"] is False
+
+
+async def test_signed_hostile_values_are_422_and_post_nothing(settlement, common):
+    client = settlement
+    proc = uuid.uuid4()
+    await deliver(client, registered(proc, "longjiang-coatings", 15_000_000))
+    lines = await ledger_lines(client.db)
+    base = {"kind": "deposit", "reference": "ICBC-0002", "timestamp": NOW.isoformat(),
+            "amount_fen": 15_000_000, "procedure_id": str(proc),
+            "bidder_id": "longjiang-coatings"}
+    for change, field in (({"amount_fen": 10**30}, "amount_fen"),
+                          ({"amount_fen": 15_000_000.0}, "amount_fen"),
+                          ({"bidder_id": "longjiang\x00coatings"}, "bidder_id"),
+                          ({"reference": "ICBC\x000002"}, "reference"),
+                          ({"timestamp": "9999-12-31T23:59:59Z"}, "timestamp")):
+        r = await _post(client, {**base, **change})
+        assert r.status_code == 422, (change, r.text)
+        assert any(field in e["field"] for e in r.json()["errors"]), r.json()
+    assert await ledger_lines(client.db) == lines
+    assert "cn.techex.deposit.confirmed.v1" not in await outbox_types(client.db)
