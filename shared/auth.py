@@ -347,6 +347,13 @@ roles it admits (admin always), so the OpenAPI document can name them (see
 :mod:`shared.openapi`)."""
 
 
+OPTIONAL_ATTRIBUTE = "techex_optional"
+"""Set on :func:`optional_principal`: the token may be left out (a public view)."""
+
+setattr(optional_principal, ROLES_ATTRIBUTE, tuple(sorted(Role, key=str)))
+setattr(optional_principal, OPTIONAL_ATTRIBUTE, True)
+
+
 def _with_roles(dependency: Callable[..., Awaitable[Principal]], allowed: frozenset[Role]
                 ) -> Callable[..., Awaitable[Principal]]:
     setattr(dependency, ROLES_ATTRIBUTE, tuple(sorted({*allowed, Role.ADMIN}, key=str)))

@@ -5,7 +5,8 @@ know:
 
 - the roles an operation admits (the :func:`shared.auth.require` dependency it uses) as the
   role names of its ``bearer`` security requirement, as OpenAPI 3.1 allows for non-OAuth
-  schemes: ``security: [{"bearer": ["buyer"]}]``;
+  schemes: ``security: [{"bearer": ["buyer"]}]``, with ``{}`` first where a token is
+  optional (a public view);
 - the problems every operation with a JSON body can answer before it runs
   (:mod:`shared.json_body`: 400, 413, 415);
 - problem+json, not FastAPI's own ``HTTPValidationError``, for a 422.
@@ -21,10 +22,10 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from pydantic import TypeAdapter
 
-from shared.auth import ROLES_ATTRIBUTE
+from shared.auth import OPTIONAL_ATTRIBUTE, ROLES_ATTRIBUTE
 from shared.problems import BODY_PROBLEM_RESPONSES, PROBLEM_RESPONSES
 
-__all__ = ["complete", "inline_schema", "install_openapi", "roles_of"]
+__all__ = ["complete", "inline_schema", "install_openapi", "roles_of", "token_optional"]
 
 
 def _dependants(dependant: Dependant) -> Iterator[Dependant]:
@@ -42,6 +43,11 @@ def roles_of(route: APIRoute) -> tuple[str, ...] | None:
     return None
 
 
+def token_optional(route: APIRoute) -> bool:
+    """Whether ``route`` also answers without a bearer token (a public view)."""
+    return any(getattr(d.call, OPTIONAL_ATTRIBUTE, False) for d in _dependants(route.dependant))
+
+
 def complete(document: dict[str, Any], routes: Iterable[Any]) -> dict[str, Any]:
     """Add roles, body problems and problem+json 422s to ``document`` (in place)."""
     for route in routes:
@@ -56,6 +62,8 @@ def complete(document: dict[str, Any], routes: Iterable[Any]) -> dict[str, Any]:
             if roles is not None and operation.get("security"):
                 operation["security"] = [{name: list(roles) for name in requirement}
                                          for requirement in operation["security"]]
+                if token_optional(route):
+                    operation["security"].insert(0, {})
             responses = operation.setdefault("responses", {})
             if "422" in responses and "application/json" in responses["422"].get("content", {}):
                 responses["422"] = PROBLEM_RESPONSES[422]
