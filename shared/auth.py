@@ -31,7 +31,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from shared.problems import Forbidden, Problem, Unauthorized, ValidationFailed
 from shared.regions import InvalidRegion, Region
-from shared.settings import CommonSettings
+from shared.settings import MIN_SECRET_BYTES, CommonSettings
 
 __all__ = [
     "ForbiddenRegion",
@@ -48,7 +48,6 @@ __all__ = [
 ]
 
 _REQUIRED_CLAIMS = ["exp", "iss", "aud", "sub", "role", "region"]
-_MIN_HMAC_SECRET_BYTES = 32  # RFC 7518 §3.2: the key must be at least as long as the hash
 
 
 class Role(StrEnum):
@@ -127,8 +126,8 @@ class TokenVerifier:
             if isinstance(key, EllipticCurvePublicKey):
                 return cls(**common, algorithms=["ES256"], key=key)
             raise ValueError(f"jwt_public_key must be an RSA or EC key, not {type(key).__name__}")
-        if len(settings.jwt_secret.encode()) < _MIN_HMAC_SECRET_BYTES:
-            raise ValueError(f"jwt_secret must be at least {_MIN_HMAC_SECRET_BYTES} bytes")
+        if len(settings.jwt_secret.encode()) < MIN_SECRET_BYTES:
+            raise ValueError(f"jwt_secret must be at least {MIN_SECRET_BYTES} bytes")
         return cls(**common, algorithms=["HS256"], key=settings.jwt_secret)
 
     def verify(self, token: str) -> Principal:

@@ -29,7 +29,7 @@ from shared.logs import configure_logging
 from shared.metrics import install_metrics
 from shared.outbox import OutboxRelay, OutboxWriter
 from shared.problems import install_problem_handlers
-from shared.settings import CommonSettings, ServiceSettings
+from shared.settings import CommonSettings, ServiceSettings, refuse_development_secrets
 from shared.tracing import TraceMiddleware
 from shared.uow import UnitOfWork
 
@@ -89,6 +89,7 @@ def build_app(
     clock: Clock | None = None,
 ) -> FastAPI:
     common = common or CommonSettings()
+    refuse_development_secrets(common, settings)
     runtime = Runtime(spec, settings, common, OutboxWriter(spec.name),
                       clock=clock or clock_from(common.clock_shift_file))
 

@@ -11,8 +11,12 @@ import asyncpg
 import pytest
 
 from shared.kafka import delete_topics
-from shared.settings import CommonSettings
+from shared.settings import DEVELOPMENT_FLAG, CommonSettings
 from techex.stack.stack import Stack, create_database
+
+# The tests run on the embedded default: the services they build here and the processes they
+# start use the development secrets (tests of the refusal take the flag away).
+os.environ.setdefault(DEVELOPMENT_FLAG, "1")
 
 
 @pytest.fixture(scope="session")
