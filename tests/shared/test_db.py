@@ -24,7 +24,8 @@ async def test_migrations_apply_in_order_once(database_url, tmp_path):
     try:
         applied = await migrate(conn, migrations)
         assert applied == ["shared/0001_outbox_inbox.sql", "shared/0002_deadlines.sql",
-                           "svc/0001_first.sql", "svc/0002_second.sql"]
+                           "shared/0003_outbox_event_time.sql", "svc/0001_first.sql",
+                           "svc/0002_second.sql"]
         assert await migrate(conn, migrations) == []
         await conn.execute("INSERT INTO things (id, name) VALUES (1, 'x')")
         (migrations / "0003_third.sql").write_text("CREATE INDEX things_name ON things (name);")
@@ -67,6 +68,6 @@ async def test_concurrent_runners_apply_each_migration_once(database_url, tmp_pa
                 return await migrate(conn, migrations)
 
         results = await asyncio.gather(*(run() for _ in range(4)))
-        assert sorted(len(r) for r in results) == [0, 0, 0, 4]
+        assert sorted(len(r) for r in results) == [0, 0, 0, 5]
     finally:
         await pool.close()
