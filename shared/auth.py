@@ -262,12 +262,29 @@ async def current_principal(
 ) -> Principal:
     """FastAPI dependency: the principal of the request's bearer token, or a 401 problem."""
     if credentials is None:
-        _missing_bearer(request.headers.get("Authorization"))
+        _missing_bearer(request, request.headers.get("Authorization"))
+    return await _verified(request, credentials.credentials)
+
+
+async def _verified(request: Request, token: str) -> Principal:
     verifier: TokenVerifier = request.app.state.token_verifier
-    return await verifier.verify_async(credentials.credentials)
+    try:
+        return await verifier.verify_async(token)
+    except Unauthorized:
+        _unauthenticated(request)
+        raise
 
 
-def _missing_bearer(header: str | None) -> NoReturn:
+def _unauthenticated(request: Request) -> None:
+    """A request without a valid principal costs its address a token of the unauthenticated
+    rate limit (shared.ratelimit), which answers 429 once the address is over it."""
+    limits = getattr(request.app.state, "rate_limits", None)
+    if limits is not None:
+        limits.refuse_unauthenticated(request)
+
+
+def _missing_bearer(request: Request, header: str | None) -> NoReturn:
+    _unauthenticated(request)
     if header:
         raise Unauthorized(
             "The Authorization header must use the Bearer scheme.", error="invalid_request"
@@ -281,9 +298,8 @@ async def principal_with_role(request: Request, allowed: frozenset[Role]) -> Pri
     header = request.headers.get("Authorization")
     scheme, _, token = (header or "").partition(" ")
     if scheme.lower() != "bearer" or not token:
-        _missing_bearer(header)
-    verifier: TokenVerifier = request.app.state.token_verifier
-    principal = await verifier.verify_async(token)
+        _missing_bearer(request, header)
+    principal = await _verified(request, token)
     _check_role(principal, allowed)
     return principal
 

@@ -37,6 +37,7 @@ __all__ = [
     "PROBLEM_RESPONSES",
     "PROBLEM_SCHEMA",
     "PROBLEM_TYPE_PREFIX",
+    "RETRY_AFTER_HEADER",
     "Conflict",
     "FieldError",
     "Forbidden",
@@ -333,10 +334,16 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 }
 
 
-def _documented(description: str) -> dict[str, Any]:
+RETRY_AFTER_HEADER: dict[str, Any] = {"Retry-After": {
+    "description": "Seconds to wait before trying again",
+    "schema": {"type": "integer", "minimum": 1}}}
+
+
+def _documented(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "description": description,
         "content": {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_SCHEMA}},
+        **({"headers": headers} if headers else {}),
     }
 
 
@@ -348,4 +355,6 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: _documented("Not found"),
     409: _documented("Conflicts with the current state"),
     422: _documented("Request validation failed"),
+    429: _documented("Too many requests without a valid token from this address (or over the "
+                     "route's own rate limit)", RETRY_AFTER_HEADER),
 }

@@ -29,6 +29,7 @@ from shared.logs import configure_logging
 from shared.metrics import install_metrics
 from shared.outbox import OutboxRelay, OutboxWriter
 from shared.problems import install_problem_handlers
+from shared.ratelimit import install_rate_limits
 from shared.settings import CommonSettings, ServiceSettings, refuse_development_secrets
 from shared.tracing import TraceMiddleware
 from shared.uow import UnitOfWork
@@ -176,6 +177,7 @@ def build_app(
         return JSONResponse({"status": "ready" if ready else "not-ready", "checks": checks},
                             status_code=200 if ready else 503)
 
+    install_rate_limits(app, common, spec.name)
     return app
 
 

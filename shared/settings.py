@@ -53,6 +53,24 @@ class CommonSettings(BaseSettings):
                     "tests, benchmarks, a developer's `techex serve`). Never in production.",
     )
 
+    # Rate limits: a token bucket of `burst` requests, refilled at `rate` per second (0: none).
+    bid_rate: float = Field(default=5.0, ge=0, description=(
+        "Bids per second one account may place, sustained: auction bids, proxy maxima and "
+        "listing-trade bids together."))
+    bid_burst: int = Field(default=20, ge=1, description="Bids one account may place at once.")
+    search_rate: float = Field(default=5.0, ge=0, description=(
+        "Searches and matching requests per second of one account."))
+    search_burst: int = Field(default=30, ge=1)
+    unauthenticated_rate: float = Field(default=1.0, ge=0, description=(
+        "Requests per second from one client address that carry no valid token (each 401)."))
+    unauthenticated_burst: int = Field(default=20, ge=1)
+    bank_callback_rate: float = Field(default=50.0, ge=0, description=(
+        "Bank callbacks per second from one client address."))
+    bank_callback_burst: int = Field(default=500, ge=1)
+    public_rate: float = Field(default=20.0, ge=0, description=(
+        "Requests per second from one client address on the public (anonymous) surfaces."))
+    public_burst: int = Field(default=60, ge=1)
+
     def embedded_default(self) -> bool:
         """Whether this process runs on the embedded default (a development flag or the
         simulation clock), where the repository's development secrets are allowed."""

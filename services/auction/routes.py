@@ -20,6 +20,7 @@ from services.auction.engine import CLOSE_DEADLINE, BidAnswer, BidEngine, bid, p
 from services.auction.procedures_store import lock_listing
 from shared.auth import Principal, Role, authorize_region, require
 from shared.problems import PROBLEM_RESPONSES, Problem, not_found
+from shared.ratelimit import per_account, rate_limited
 from shared.scheduler import schedule
 from shared.service import runtime_of
 
@@ -178,7 +179,8 @@ async def register_bidder(auction_id: uuid.UUID, request: Request, buyer: Buyer)
             "deposit_fen": state.terms.deposit_fen}
 
 
-@router.post("/auctions/{auction_id}/bids", status_code=201, response_model=BidOut)
+@router.post("/auctions/{auction_id}/bids", status_code=201, response_model=BidOut,
+             dependencies=[per_account("bids")], responses=rate_limited("bids"))
 async def place_bid(auction_id: uuid.UUID, body: BidIn, request: Request, buyer: Buyer
                     ) -> Response:
     """Bid; answered once the accepted bid is durable. A bid is never withdrawn."""
@@ -191,7 +193,8 @@ async def place_bid(auction_id: uuid.UUID, body: BidIn, request: Request, buyer:
                     media_type="application/json")
 
 
-@router.put("/auctions/{auction_id}/proxy", response_model=BidOut)
+@router.put("/auctions/{auction_id}/proxy", response_model=BidOut,
+            dependencies=[per_account("bids")], responses=rate_limited("bids"))
 async def set_proxy(auction_id: uuid.UUID, body: ProxyIn, request: Request, buyer: Buyer
                     ) -> BidOut:
     """Leave a secret maximum: the engine bids for you one increment at a time."""

@@ -16,6 +16,7 @@ from services.settlement.problems import UnknownDeal
 from services.settlement.routes import books_of
 from services.settlement.schemas import DepositOut
 from shared.problems import PROBLEM_RESPONSES, ValidationFailed
+from shared.ratelimit import per_address, rate_limited
 from shared.service import runtime_of
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,8 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["bank"], responses=PROBLEM_RESPONSES)
 
 
-@router.post("/bank/callbacks")
+@router.post("/bank/callbacks", dependencies=[per_address("bank_callbacks")],
+             responses=rate_limited("bank_callbacks"))
 async def bank_callback(request: Request) -> dict[str, Any]:
     """Apply a signed bank notice once per bank ``reference``: the same reference again is
     answered with the first result and ``duplicate: true``. A bad signature is 401 and logged;

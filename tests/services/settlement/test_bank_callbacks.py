@@ -95,3 +95,24 @@ async def test_bad_callbacks_are_refused_and_post_nothing(settlement, common, cl
     # a refused reference was not consumed: the corrected callback with it is applied
     fixed = await _post(client, ok)
     assert fixed.status_code == 200 and fixed.json()["duplicate"] is False
+
+
+async def test_callbacks_from_one_address_are_rate_limited_before_the_signature(
+        settlement_settings, common, clock):
+    from services.settlement.api import create_app
+    from tests.support.services import running
+
+    limited = common.model_copy(update={"bank_callback_rate": 0.01, "bank_callback_burst": 3})
+    app = create_app(settlement_settings, limited, run_background=False, clock=clock)
+    payload = {"kind": "payment", "reference": "BOC-1", "timestamp": NOW.isoformat(),
+               "amount_fen": 100, "deal_id": str(uuid.uuid4())}
+    async with running(app) as client:
+        statuses = [(await _post(client, payload, secret="forged" * 8)).status_code
+                    for _ in range(3)]
+        assert statuses == [401, 401, 401]
+        refused = await _post(client, payload)  # even a good signature, once over the limit
+        assert refused.status_code == 429
+        assert refused.json()["limit"] == "bank_callbacks"
+        assert int(refused.headers["retry-after"]) >= 1
+        paths = (await client.get("/openapi.json")).json()["paths"]
+        assert "Retry-After" in paths["/bank/callbacks"]["post"]["responses"]["429"]["headers"]
