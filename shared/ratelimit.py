@@ -149,10 +149,18 @@ def _limits(request: Request) -> RateLimits:
     return request.app.state.rate_limits
 
 
+def _known(limit: str) -> str:
+    if limit not in RateLimits.__dataclass_fields__:
+        raise ValueError(f"no rate limit {limit!r}; the limits are "
+                         f"{', '.join(RateLimits.__dataclass_fields__)}")
+    return limit
+
+
 def per_account(limit: str) -> Any:
     """``Depends(...)`` limiting each account (token subject) by the named limit (document it
     with ``responses=rate_limited(limit)``). The principal is resolved once with the route's
     own."""
+    _known(limit)
 
     async def dependency(request: Request,
                          principal: Annotated[Principal, Depends(current_principal)]) -> None:
@@ -164,6 +172,7 @@ def per_account(limit: str) -> Any:
 
 def per_address(limit: str) -> Any:
     """``Depends(...)`` limiting each client address by the named limit."""
+    _known(limit)
 
     async def dependency(request: Request) -> None:
         address = client_address(request)

@@ -67,6 +67,13 @@ def test_check_raises_a_429_with_retry_after_in_whole_seconds():
     assert "account a" in problem.detail
 
 
+def test_an_unknown_limit_is_refused_when_the_route_is_made():
+    with pytest.raises(ValueError, match="no rate limit 'bid'"):
+        per_account("bid")
+    with pytest.raises(ValueError):
+        per_address("everyone")
+
+
 def test_rate_zero_is_no_limit():
     bucket = TokenBuckets("public", rate=0, burst=1, now=FakeTime())
     assert all(bucket.take("a") == 0.0 for _ in range(1000))
