@@ -58,17 +58,19 @@ class RateLimited(Problem):
 class TokenBuckets:
     """One limit: a bucket of ``burst`` tokens per key, refilled at ``rate`` per second.
 
-    ``rate`` 0 switches the limit off. ``now`` is a monotonic clock in seconds (real time, not
-    the service clock: a simulation clock's jumps must not refill anyone's bucket).
+    ``rate`` 0 switches the limit off. ``who`` names a key in the refusal (``"account {}"``).
+    ``now`` is a monotonic clock in seconds (real time, not the service clock: a simulation
+    clock's jumps must not refill anyone's bucket).
     """
 
-    __slots__ = ("_buckets", "_refused", "burst", "max_keys", "name", "now", "rate")
+    __slots__ = ("_buckets", "_refused", "burst", "max_keys", "name", "now", "rate", "who")
 
-    def __init__(self, name: str, rate: float, burst: int, *, service: str = "",
-                 max_keys: int = MAX_KEYS, now: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, name: str, rate: float, burst: int, *, who: str = "{}",
+                 service: str = "", max_keys: int = MAX_KEYS,
+                 now: Callable[[], float] = time.monotonic) -> None:
         if rate < 0 or burst < 1:
             raise ValueError("a rate limit needs rate >= 0 and burst >= 1")
-        self.name, self.rate, self.burst = name, float(rate), burst
+        self.name, self.rate, self.burst, self.who = name, float(rate), burst, who
         self.max_keys, self.now = max_keys, now
         self._buckets: dict[str, list[float]] = {}  # key -> [tokens, at]
         self._refused = RATE_LIMITED.labels(service, name)
@@ -92,14 +94,15 @@ class TokenBuckets:
         bucket[0] = tokens
         return (1.0 - tokens) / self.rate
 
-    def check(self, key: str, who: str) -> None:
-        """Take a token for ``key`` or raise :class:`RateLimited` (``who`` for the detail)."""
+    def check(self, key: str) -> None:
+        """Take a token for ``key`` or raise :class:`RateLimited`."""
         wait = self.take(key)
         if wait:
             self._refused.inc()
             seconds = max(1, math.ceil(wait))
             raise RateLimited(
-                f"Too many requests from {who} (limit '{self.name}': {self.burst} at once, "
+                f"Too many requests from {self.who.format(key)} (limit '{self.name}': "
+                f"{self.burst} at once, "
                 f"{self.rate:g} per second); retry in {seconds} s.",
                 headers={"Retry-After": str(seconds)}, limit=self.name,
                 retry_after_seconds=seconds)
@@ -123,22 +126,22 @@ class RateLimits:
 
     @classmethod
     def from_settings(cls, common: CommonSettings, service: str = "") -> RateLimits:
-        def limit(name: str, rate: float, burst: int) -> TokenBuckets:
-            return TokenBuckets(name, rate, burst, service=service)
+        def limit(name: str, rate: float, burst: int, who: str) -> TokenBuckets:
+            return TokenBuckets(name, rate, burst, who=who, service=service)
 
         return cls(
-            bids=limit("bids", common.bid_rate, common.bid_burst),
-            search=limit("search", common.search_rate, common.search_burst),
+            bids=limit("bids", common.bid_rate, common.bid_burst, "account {}"),
+            search=limit("search", common.search_rate, common.search_burst, "account {}"),
             unauthenticated=limit("unauthenticated", common.unauthenticated_rate,
-                                  common.unauthenticated_burst),
+                                  common.unauthenticated_burst,
+                                  "address {} without a valid token"),
             bank_callbacks=limit("bank_callbacks", common.bank_callback_rate,
-                                 common.bank_callback_burst),
-            public=limit("public", common.public_rate, common.public_burst))
+                                 common.bank_callback_burst, "address {}"),
+            public=limit("public", common.public_rate, common.public_burst, "address {}"))
 
     def refuse_unauthenticated(self, request: Request) -> None:
         """Count a request that carries no valid principal; raise once its address is over."""
-        address = client_address(request)
-        self.unauthenticated.check(address, f"address {address} without a valid token")
+        self.unauthenticated.check(client_address(request))
 
 
 def client_address(request: Request) -> str:
@@ -164,8 +167,7 @@ def per_account(limit: str) -> Any:
 
     async def dependency(request: Request,
                          principal: Annotated[Principal, Depends(current_principal)]) -> None:
-        getattr(_limits(request), limit).check(principal.subject,
-                                               f"account {principal.subject}")
+        getattr(_limits(request), limit).check(principal.subject)
 
     return Depends(dependency)
 
@@ -175,8 +177,7 @@ def per_address(limit: str) -> Any:
     _known(limit)
 
     async def dependency(request: Request) -> None:
-        address = client_address(request)
-        getattr(_limits(request), limit).check(address, f"address {address}")
+        getattr(_limits(request), limit).check(client_address(request))
 
     return Depends(dependency)
 

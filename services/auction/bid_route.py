@@ -26,7 +26,7 @@ _BUYER = frozenset({Role.BUYER})
 
 async def _bid(request: Request, limit: TokenBuckets) -> Response:
     buyer = await principal_with_role(request, _BUYER)
-    limit.check(buyer.subject, f"account {buyer.subject}")
+    limit.check(buyer.subject)
     try:
         body = routes.BidIn.model_validate_json(await request.body())
     except ValidationError as exc:

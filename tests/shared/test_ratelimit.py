@@ -56,10 +56,10 @@ def test_a_refused_request_does_not_cost_a_token():
 
 
 def test_check_raises_a_429_with_retry_after_in_whole_seconds():
-    bucket = TokenBuckets("bids", rate=0.25, burst=1, now=FakeTime())
-    bucket.check("a", "account a")
+    bucket = TokenBuckets("bids", rate=0.25, burst=1, who="account {}", now=FakeTime())
+    bucket.check("a")
     with pytest.raises(RateLimited) as refused:
-        bucket.check("a", "account a")
+        bucket.check("a")
     problem = refused.value
     assert problem.status == 429 and problem.type == "urn:techex:problem:rate-limited"
     assert problem.headers == {"Retry-After": "4"}
