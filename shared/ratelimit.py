@@ -14,7 +14,9 @@ bidder may bid a few times in the last seconds of an auction while a script that
   a router.
 
 The buckets live in the process. Behind a load balancer each instance counts on its own, so an
-account spreading its requests over N instances gets at most N times the rate; the client
+account spreading its requests over N instances gets at most N times the rate; a bid forwarded
+to its auction's writer counts there too (the forwarding header is not trusted to skip the
+limit: any client can send it). The client
 address is the one uvicorn reports (``FORWARDED_ALLOW_IPS`` names the proxies whose
 ``X-Forwarded-For`` it trusts).
 
