@@ -16,9 +16,8 @@ bidder may bid a few times in the last seconds of an auction while a script that
 The buckets live in the process. Behind a load balancer each instance counts on its own, so an
 account spreading its requests over N instances gets at most N times the rate; a bid forwarded
 to its auction's writer counts there too (the forwarding header is not trusted to skip the
-limit: any client can send it). The client
-address is the one uvicorn reports (``FORWARDED_ALLOW_IPS`` names the proxies whose
-``X-Forwarded-For`` it trusts).
+limit: any client can send it). The client address is the one uvicorn reports
+(``FORWARDED_ALLOW_IPS`` names the proxies whose ``X-Forwarded-For`` it trusts).
 
 Why not the ``limits`` package: measured on the 2-core machine bench/bids.py runs on, its
 in-memory async strategies cost 5–11 µs a check (fixed, moving and sliding window), this
