@@ -127,7 +127,7 @@ async def drive(port: int, connections: int, seconds: float, make, stats: Stats,
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far (Linux /proc): the service's cost per
-    request, which other load on the machine bends far less than its throughput."""
+    request, which other load on the machine bends less than its throughput."""
     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
