@@ -231,7 +231,8 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict:
         port = free_port()
         env = {**os.environ, "REGISTRY_DATABASE_URL": url, "REGISTRY_PORT": str(port),
                "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap,
-               "TECHEX_TOPIC_PREFIX": f"bench{tag}", "TECHEX_LOG_LEVEL": "WARNING"}
+               "TECHEX_TOPIC_PREFIX": f"bench{tag}", "TECHEX_LOG_LEVEL": "WARNING",
+               "TECHEX_DEVELOPMENT": "1"}
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "techex", "serve", "registry", "--port", str(port), env=env,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)

@@ -33,7 +33,7 @@ from pydantic import TypeAdapter, ValidationError
 from shared.bounds import SubjectId
 from shared.problems import Forbidden, Problem, Unauthorized, ValidationFailed
 from shared.regions import InvalidRegion, Region
-from shared.settings import CommonSettings
+from shared.settings import MIN_SECRET_BYTES, CommonSettings
 
 __all__ = [
     "ForbiddenRegion",
@@ -52,7 +52,6 @@ __all__ = [
 
 _REQUIRED_CLAIMS = ["exp", "iss", "aud", "sub", "role", "region"]
 _SUBJECT = TypeAdapter(SubjectId)
-_MIN_HMAC_SECRET_BYTES = 32  # RFC 7518 §3.2: the key must be at least as long as the hash
 
 
 class Role(StrEnum):
@@ -131,8 +130,8 @@ class TokenVerifier:
             if isinstance(key, EllipticCurvePublicKey):
                 return cls(**common, algorithms=["ES256"], key=key)
             raise ValueError(f"jwt_public_key must be an RSA or EC key, not {type(key).__name__}")
-        if len(settings.jwt_secret.encode()) < _MIN_HMAC_SECRET_BYTES:
-            raise ValueError(f"jwt_secret must be at least {_MIN_HMAC_SECRET_BYTES} bytes")
+        if len(settings.jwt_secret.encode()) < MIN_SECRET_BYTES:
+            raise ValueError(f"jwt_secret must be at least {MIN_SECRET_BYTES} bytes")
         return cls(**common, algorithms=["HS256"], key=settings.jwt_secret)
 
     def verify(self, token: str) -> Principal:
@@ -272,9 +271,17 @@ async def current_principal(
 ) -> Principal:
     """FastAPI dependency: the principal of the request's bearer token, or a 401 problem."""
     if credentials is None:
-        _missing_bearer(request.headers.get("Authorization"))
+        _missing_bearer(request, request.headers.get("Authorization"))
+    return await _verified(request, credentials.credentials)
+
+
+async def _verified(request: Request, token: str) -> Principal:
     verifier: TokenVerifier = request.app.state.token_verifier
-    return await verifier.verify_async(credentials.credentials)
+    try:
+        return await verifier.verify_async(token)
+    except Unauthorized:
+        _unauthenticated(request)
+        raise
 
 
 async def optional_principal(
@@ -285,13 +292,21 @@ async def optional_principal(
     bearer token, None without an Authorization header (a bad token is still a 401)."""
     if credentials is None:
         if request.headers.get("Authorization"):
-            _missing_bearer(request.headers.get("Authorization"))
+            _missing_bearer(request, request.headers.get("Authorization"))
         return None
-    verifier: TokenVerifier = request.app.state.token_verifier
-    return await verifier.verify_async(credentials.credentials)
+    return await _verified(request, credentials.credentials)
 
 
-def _missing_bearer(header: str | None) -> NoReturn:
+def _unauthenticated(request: Request) -> None:
+    """A request without a valid principal costs its address a token of the unauthenticated
+    rate limit (shared.ratelimit), which answers 429 once the address is over it."""
+    limits = getattr(request.app.state, "rate_limits", None)
+    if limits is not None:
+        limits.refuse_unauthenticated(request)
+
+
+def _missing_bearer(request: Request, header: str | None) -> NoReturn:
+    _unauthenticated(request)
     if header:
         raise Unauthorized(
             "The Authorization header must use the Bearer scheme.", error="invalid_request"
@@ -305,9 +320,8 @@ async def principal_with_role(request: Request, allowed: frozenset[Role]) -> Pri
     header = request.headers.get("Authorization")
     scheme, _, token = (header or "").partition(" ")
     if scheme.lower() != "bearer" or not token:
-        _missing_bearer(header)
-    verifier: TokenVerifier = request.app.state.token_verifier
-    principal = await verifier.verify_async(token)
+        _missing_bearer(request, header)
+    principal = await _verified(request, token)
     _check_role(principal, allowed)
     return principal
 

@@ -37,14 +37,19 @@ CHANNEL = "outbox"
 
 _INSERT = """
 INSERT INTO outbox (id, aggregatetype, aggregateid, type, payload, region, source, traceparent,
-                    created_at)
+                    created_at, occurred_at)
 SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::text[],
-                     $7::text[], $8::text[], $9::timestamptz[])
+                     $7::text[], $8::text[], $9::timestamptz[], $10::timestamptz[])
 """
 
 
 class OutboxWriter:
-    """Adds events to the outbox inside the caller's transaction."""
+    """Adds events to the outbox inside the caller's transaction.
+
+    Each row keeps the event's own time (``Event.time()``, from the service clock, so the
+    simulation clock's too), which the relay sends as ``ce_time``; ``created_at`` is the wall
+    clock of the write and only measures how long rows wait.
+    """
 
     def __init__(self, service: str) -> None:
         self.service = service
@@ -68,6 +73,7 @@ class OutboxWriter:
             [f"/{self.service}/{region}"] * len(events),
             [trace] * len(events),
             [now] * len(events),
+            [e.time() for e in events],
         )
         return ids
 
@@ -156,7 +162,7 @@ class OutboxRelay:
     async def fetch_batch(self) -> list[asyncpg.Record]:
         return await self.pool.fetch(
             "SELECT seq, id, aggregatetype, aggregateid, type, payload, region, source,"
-            " traceparent, created_at FROM outbox ORDER BY seq LIMIT $1",
+            " traceparent, created_at, occurred_at FROM outbox ORDER BY seq LIMIT $1",
             self.batch_size,
         )
 
@@ -179,7 +185,7 @@ class OutboxRelay:
                 type=row["type"],
                 source=row["source"],
                 subject=row["aggregateid"],
-                time=row["created_at"],
+                time=row["occurred_at"] or row["created_at"],
                 region=row["region"],
                 data=row["payload"].encode(),
                 traceparent=row["traceparent"],

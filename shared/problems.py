@@ -40,6 +40,7 @@ __all__ = [
     "PROBLEM_RESPONSES",
     "PROBLEM_SCHEMA",
     "PROBLEM_TYPE_PREFIX",
+    "RETRY_AFTER_HEADER",
     "BodyTooLarge",
     "Conflict",
     "DatabaseUnavailable",
@@ -394,17 +395,18 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 }
 
 
+RETRY_AFTER_HEADER: dict[str, Any] = {"Retry-After": {
+    "description": "Seconds to wait before trying again",
+    "schema": {"type": "integer", "minimum": 0}}}
+
+
 def documented(description: str, *, retry_after: bool = False) -> dict[str, Any]:
     """The OpenAPI ``responses`` entry of a problem answer (``Retry-After`` if it has one)."""
-    entry: dict[str, Any] = {
+    return {
         "description": description,
         "content": {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_SCHEMA}},
+        **({"headers": RETRY_AFTER_HEADER} if retry_after else {}),
     }
-    if retry_after:
-        entry["headers"] = {"Retry-After": {
-            "description": "seconds to wait before trying again",
-            "schema": {"type": "integer", "minimum": 0}}}
-    return entry
 
 
 
@@ -416,7 +418,8 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: documented("Not found"),
     409: documented("Conflicts with the current state"),
     422: documented("Request validation failed"),
-    429: documented("Too many requests; retry after the time given", retry_after=True),
+    429: documented("Too many requests without a valid token from this address (or over the "
+                    "route's own rate limit)", retry_after=True),
     503: documented("The database is unavailable for a moment; retry after `Retry-After` "
                     "seconds", retry_after=True),
 }

@@ -36,7 +36,8 @@ from shared.metrics import KAFKA_REACHABLE, install_metrics
 from shared.openapi import install_openapi
 from shared.outbox import OutboxRelay, OutboxWriter
 from shared.problems import install_problem_handlers
-from shared.settings import CommonSettings, ServiceSettings
+from shared.ratelimit import install_rate_limits
+from shared.settings import CommonSettings, ServiceSettings, refuse_development_secrets
 from shared.tracing import TraceMiddleware
 from shared.uow import UnitOfWork
 
@@ -135,6 +136,7 @@ def build_app(
     clock: Clock | None = None,
 ) -> FastAPI:
     common = common or CommonSettings()
+    refuse_development_secrets(common, settings)
     runtime = Runtime(spec, settings, common, OutboxWriter(spec.name),
                       clock=clock or clock_from(common.clock_shift_file))
 
@@ -230,6 +232,7 @@ def build_app(
                              "details": {"kafka": kafka}},
                             status_code=200 if ready else 503)
 
+    install_rate_limits(app, common, spec.name)
     return app
 
 

@@ -6,10 +6,18 @@ env prefix of their own (``LISTING_``, ``AUCTION_`` …); what every process sha
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import ClassVar
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEVELOPMENT_JWT_SECRET = "techex-local-development-secret-change-me"
+"""The embedded default's token secret: in the repository, so anyone can sign with it."""
+MIN_SECRET_BYTES = 32
+"""RFC 7518 §3.2: an HMAC key at least as long as the hash (SHA-256)."""
+DEVELOPMENT_FLAG = "TECHEX_DEVELOPMENT"
 
 
 class CommonSettings(BaseSettings):
@@ -28,7 +36,7 @@ class CommonSettings(BaseSettings):
                     "unset: 3 on a cluster of three or more brokers, else one per broker (see "
                     "shared.kafka.replication_for).")
     region: str = Field(default="230000", description="GB/T 2260 code this deployment serves")
-    jwt_secret: str = "techex-local-development-secret-change-me"
+    jwt_secret: str = DEVELOPMENT_JWT_SECRET
     jwt_public_key: str | None = None
     jwks_url: str | None = None
     jwt_issuer: str = "techex"
@@ -50,6 +58,34 @@ class CommonSettings(BaseSettings):
                     "redelivered event would be applied again.")
     retention_sweep_seconds: float = Field(
         default=3600, gt=0, description="How often each process sweeps expired rows.")
+    development: bool = Field(
+        default=False,
+        description="Run on the embedded default's development secrets (TECHEX_DEVELOPMENT=1: "
+                    "tests, benchmarks, a developer's `techex serve`). Never in production.",
+    )
+
+    # Rate limits: a token bucket of `burst` requests, refilled at `rate` per second (0: none).
+    bid_rate: float = Field(default=5.0, ge=0, description=(
+        "Bids per second one account may place, sustained: auction bids, proxy maxima and "
+        "listing-trade bids together."))
+    bid_burst: int = Field(default=20, ge=1, description="Bids one account may place at once.")
+    search_rate: float = Field(default=5.0, ge=0, description=(
+        "Searches and matching requests per second of one account."))
+    search_burst: int = Field(default=30, ge=1)
+    unauthenticated_rate: float = Field(default=1.0, ge=0, description=(
+        "Requests per second from one client address that carry no valid token (each 401)."))
+    unauthenticated_burst: int = Field(default=20, ge=1)
+    bank_callback_rate: float = Field(default=50.0, ge=0, description=(
+        "Bank callbacks per second from one client address."))
+    bank_callback_burst: int = Field(default=500, ge=1)
+    public_rate: float = Field(default=20.0, ge=0, description=(
+        "Requests per second from one client address on the public (anonymous) surfaces."))
+    public_burst: int = Field(default=60, ge=1)
+
+    def embedded_default(self) -> bool:
+        """Whether this process runs on the embedded default (a development flag or the
+        simulation clock), where the repository's development secrets are allowed."""
+        return self.development or self.clock_shift_file is not None
 
     def topic(self, aggregate: str) -> str:
         """Kafka topic carrying one aggregate type's events."""
@@ -70,6 +106,10 @@ class ServiceSettings(BaseSettings):
 
     model_config = SettingsConfigDict(extra="ignore")
 
+    secret_fields: ClassVar[Sequence[str]] = ()
+    """Fields holding a secret whose default is a development value (see
+    :func:`refuse_development_secrets`)."""
+
     database_url: str
     host: str = "127.0.0.1"
     port: int
@@ -86,3 +126,45 @@ class ServiceSettings(BaseSettings):
     consumer_batch: int = 500
     consumer_retries: int = 3
     relay_batch: int = 1000
+
+
+class InsecureSecrets(RuntimeError):
+    """A service was asked to start outside the embedded default with a development or
+    guessable secret; ``variables`` names the environment variables to set."""
+
+    def __init__(self, variables: Sequence[str]) -> None:
+        self.variables = list(variables)
+        names = ", ".join(self.variables)
+        super().__init__(
+            f"refusing to start: {names} {'is' if len(self.variables) == 1 else 'are'} the "
+            f"development default, empty or shorter than {MIN_SECRET_BYTES} bytes. Set "
+            f"{'it' if len(self.variables) == 1 else 'each'} to a long random value (e.g. "
+            f"`openssl rand -hex 32`), or set {DEVELOPMENT_FLAG}=1 to run on the embedded "
+            "default's development secrets (never in production).")
+
+
+def _env_name(settings: BaseSettings, name: str) -> str:
+    return f"{settings.model_config.get('env_prefix', '')}{name}".upper()
+
+
+def _guessable(settings: BaseSettings, name: str) -> bool:
+    value = getattr(settings, name)
+    default = type(settings).model_fields[name].default
+    return value == default or len(str(value).encode()) < MIN_SECRET_BYTES
+
+
+def refuse_development_secrets(common: CommonSettings, settings: ServiceSettings) -> None:
+    """Raise :class:`InsecureSecrets` unless every secret the service uses cannot be guessed
+    from the repository, or the process runs on the embedded default.
+
+    The token secret counts only when tokens are verified with it (HS256): a public key or a
+    JWKS endpoint replaces it.
+    """
+    if common.embedded_default():
+        return
+    weak = []
+    if not (common.jwt_public_key or common.jwks_url) and _guessable(common, "jwt_secret"):
+        weak.append(_env_name(common, "jwt_secret"))
+    weak += [_env_name(settings, n) for n in settings.secret_fields if _guessable(settings, n)]
+    if weak:
+        raise InsecureSecrets(weak)

@@ -41,9 +41,16 @@ def cmd_stack(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from shared.settings import CommonSettings, InsecureSecrets, refuse_development_secrets
+
     if args.port:  # the service's own settings see the port it serves on
         os.environ[f"{args.service.upper()}_PORT"] = str(args.port)
     settings = _service_settings(args.service)
+    try:  # said here in one line; the app factory would refuse too, in a traceback
+        refuse_development_secrets(CommonSettings(), settings)
+    except InsecureSecrets as exc:
+        print(f"techex serve {args.service}: {exc}", file=sys.stderr)
+        return 2
     uvicorn.run(
         f"services.{args.service}.api:create_app", factory=True,
         host=settings.host, port=args.port or settings.port,

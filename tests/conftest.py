@@ -10,13 +10,17 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from shared.kafka import delete_topics
-from shared.settings import CommonSettings
+from shared.settings import DEVELOPMENT_FLAG, CommonSettings
 from techex.stack.process import StackError
 from techex.stack.stack import Stack
 from tests.support.databases import throwaway_databases
 
 STACK_FAILED = 3
 """pytest's exit code when the stack cannot start (that of an internal error)."""
+
+# The tests run on the embedded default: the services they build here and the processes they
+# start use the development secrets (tests of the refusal take the flag away).
+os.environ.setdefault(DEVELOPMENT_FLAG, "1")
 
 
 @pytest.fixture(scope="session")

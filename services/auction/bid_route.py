@@ -4,9 +4,9 @@ resolution and request-body machinery.
 Under load, resolving ``Depends(require(Role.BUYER))`` (bearer → principal → role) and the
 body model per request cost the service more CPU than the bid engine itself (about a third of
 it in a profile of bench/bids.py). This plain Starlette route, placed before the API's routes,
-makes the same checks directly — the same token verifier and role rule, the same body model, the
-same handler — so its answers and problem documents are those of the documented route, which
-stays in the OpenAPI document.
+makes the same checks directly — the same token verifier and role rule, the same per-account
+rate limit, the same body model, the same handler — so its answers and problem documents are
+those of the documented route, which stays in the OpenAPI document.
 """
 
 from __future__ import annotations
@@ -20,13 +20,15 @@ from starlette.routing import Route
 from services.auction import routes
 from shared.auth import Role, principal_with_role
 from shared.idempotency import HEADER, parse_key
+from shared.ratelimit import TokenBuckets
 
 _BUYER = frozenset({Role.BUYER})
 _BODY_MISSING = {"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}
 
 
-async def _bid(request: Request) -> Response:
+async def _bid(request: Request, limit: TokenBuckets) -> Response:
     buyer = await principal_with_role(request, _BUYER)
+    limit.check(buyer.subject)
     errors: list = []
     try:
         key = parse_key(request.headers.get(HEADER))
@@ -51,9 +53,11 @@ def install(app: FastAPI) -> Route:
     documented = next(r for r in routes.router.routes if isinstance(r, APIRoute)
                       and r.path == "/auctions/{auction_id}/bids" and "POST" in r.methods)
 
+    limit = app.state.rate_limits.bids  # the documented route's per_account("bids")
+
     async def bid(request: Request) -> Response:
         request.scope["route"] = documented  # metrics and traces name the documented route
-        return await _bid(request)
+        return await _bid(request, limit)
 
     route = Route("/auctions/{auction_id:uuid}/bids", bid, methods=["POST"],
                   include_in_schema=False)

@@ -40,6 +40,7 @@ from shared.auth import Principal, Role, authorize_region, require
 from shared.bounds import AwareTimestamp, Cursor, PositiveFen, ratio
 from shared.idempotency import Answer, IdempotencyKey, Once
 from shared.problems import PROBLEM_RESPONSES, Problem, documented, not_found
+from shared.ratelimit import per_account, rate_limited
 from shared.scheduler import schedule
 from shared.service import runtime_of
 
@@ -247,7 +248,8 @@ async def _run(request: Request, auction_id: uuid.UUID, command, once: Once | No
 
 
 @router.post("/auctions/{auction_id}/bids", status_code=201, response_model=BidOut,
-             responses=FORWARDED)
+             dependencies=[per_account("bids")],
+             responses={**FORWARDED, **rate_limited("bids")})
 async def place_bid(auction_id: uuid.UUID, body: BidIn, request: Request, buyer: Buyer,
                     key: IdempotencyKey = None) -> Response:
     """Bid; answered once the accepted bid is durable. A bid is never withdrawn. A rejected
@@ -258,7 +260,8 @@ async def place_bid(auction_id: uuid.UUID, body: BidIn, request: Request, buyer:
                       lambda a: _bid_answer(path, a))
 
 
-@router.put("/auctions/{auction_id}/proxy", response_model=BidOut, responses=FORWARDED)
+@router.put("/auctions/{auction_id}/proxy", response_model=BidOut,
+            dependencies=[per_account("bids")], responses={**FORWARDED, **rate_limited("bids")})
 async def set_proxy(auction_id: uuid.UUID, body: ProxyIn, request: Request, buyer: Buyer,
                     key: IdempotencyKey = None) -> Response:
     """Leave a secret maximum: the engine bids for you one increment at a time."""

@@ -54,6 +54,7 @@ from shared.events.base import Event
 from shared.events.procedures import DepositConfirmed
 from shared.idempotency import IdempotencyKey, Once
 from shared.problems import PROBLEM_RESPONSES, not_found
+from shared.ratelimit import per_account, rate_limited
 from shared.scheduler import Deadline, Handler, schedule
 from shared.service import Runtime, runtime_of
 
@@ -266,7 +267,8 @@ async def register(trade_id: uuid.UUID, request: Request, buyer: Buyer,
             qualified=buyer.subject in after.qualified))
 
 
-@router.post("/listing-trades/{trade_id}/bids", status_code=201, response_model=BidOut)
+@router.post("/listing-trades/{trade_id}/bids", status_code=201, response_model=BidOut,
+             dependencies=[per_account("bids")], responses=rate_limited("bids"))
 async def place_bid(trade_id: uuid.UUID, body: BidIn, request: Request, buyer: Buyer,
                     key: IdempotencyKey = None) -> Response:
     """Bid during the online bidding (qualified buyers only). A bid in the timed period

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from services.registry import repository, rollups
 from services.registry.config import RegistrySettings
 from services.registry.domain.numbers import SequenceExhausted, registration_number
-from services.registry.domain.statistics import Facts, combine, deltas
+from services.registry.domain.statistics import Facts, combine, deltas, flow
 from services.registry.domain.terms import ContractForm, ContractTerms, problems_of
 from services.registry.metrics import TURNOVER
 from services.registry.problems import (
@@ -31,7 +31,7 @@ from services.registry.problems import (
     NumbersExhausted,
 )
 from shared.auth import Principal, authorize_region
-from shared.events.procedures import ContractRegistered
+from shared.events.procedures import ContractParty, ContractRegistered
 from shared.events.registry import (
     ContractAmended,
     ContractCancelled,
@@ -41,6 +41,7 @@ from shared.events.registry import (
 )
 from shared.idempotency import Once
 from shared.problems import ValidationFailed, not_found
+from shared.regions import Region
 from shared.service import Runtime
 from shared.uow import UnitOfWork
 
@@ -263,6 +264,31 @@ async def _pending(conn: asyncpg.Connection, principal: Principal,
     return row, filing
 
 
+def _registered(row: asyncpg.Record, terms: ContractTerms, facts: Facts, number: str,
+                registrar_region: str, now: datetime) -> ContractRegistered:
+    """The registration as consumers read it: the figures, the parties' regions and the flow,
+    so none of them needs the filing or an earlier event."""
+    return ContractRegistered(
+        contract_id=row["id"], deal_id=row["deal_id"], listing_id=row["listing_id"],
+        region=row["region"], registration_number=number, registered_at=now,
+        registrar_region=registrar_region, category=facts.category, subtype=terms.subtype,
+        tech_field=facts.tech_field, ip_type=facts.ip_type,
+        total_amount_fen=terms.total_amount_fen, tech_amount_fen=terms.tech_amount_fen,
+        signed_on=terms.signed_on, valid_from=terms.valid_from, valid_until=terms.valid_until,
+        parties=[ContractParty(role=p.role.value, country=p.country,
+                               region=None if p.region is None else str(p.region),
+                               entity_type=p.entity_type.value) for p in terms.parties],
+        buyer_region=facts.buyer_region, crosses_province=_crosses_province(facts),
+        cross_border=facts.cross_border, flow=flow(facts.seller_region, facts.buyer_region))
+
+
+def _crosses_province(facts: Facts) -> bool:
+    """The buyer is in another province than the seller, or abroad."""
+    if facts.buyer_region is None:
+        return True
+    return Region.parse(facts.buyer_region).province != Region.parse(facts.seller_region).province
+
+
 async def register(runtime: Runtime, principal: Principal, contract_id: uuid.UUID,
                    once: Once | None, reply: Reply[T]) -> T:
     """Register the pending filing: the original (a number), an amendment or a cancellation."""
@@ -297,9 +323,7 @@ async def register(runtime: Runtime, principal: Principal, contract_id: uuid.UUI
                 **_facts_columns(facts))
             await rollups.apply(conn, deltas(facts))
             turnover = (facts, facts.tech_amount_fen)
-            uow.publish(ContractRegistered(
-                contract_id=contract_id, deal_id=row["deal_id"], listing_id=row["listing_id"],
-                region=row["region"], registration_number=number, registered_at=now))
+            uow.publish(_registered(row, terms, facts, number, registrar_region, now))
         elif kind == "amendment":
             number = row["registration_number"]
             old = _stored_facts(row)

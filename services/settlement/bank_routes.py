@@ -17,6 +17,7 @@ from services.settlement.routes import books_of
 from services.settlement.schemas import CallbackOut, DepositOut
 from shared.openapi import inline_schema
 from shared.problems import PROBLEM_RESPONSES, ValidationFailed
+from shared.ratelimit import per_address, rate_limited
 from shared.service import runtime_of
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,9 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["bank"], responses=PROBLEM_RESPONSES)
 
 
-@router.post("/bank/callbacks", response_model=CallbackOut, openapi_extra={
+@router.post("/bank/callbacks", response_model=CallbackOut,
+             dependencies=[per_address("bank_callbacks")],
+             responses=rate_limited("bank_callbacks"), openapi_extra={
     "parameters": [{"name": bank.SIGNATURE_HEADER, "in": "header", "required": True,
                     "description": "`sha256=<hex HMAC-SHA256 of the raw body>`",
                     "schema": {"type": "string", "pattern": "^sha256=[0-9a-f]{64}$"}}],

@@ -1,6 +1,6 @@
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
@@ -12,6 +12,7 @@ POLICIES = Path(__file__).parent / "policies"
 
 class SettlementSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="SETTLEMENT_", extra="ignore")
+    secret_fields: ClassVar[tuple[str, ...]] = ("bank_callback_secret",)
 
     database_url: str = "postgresql://techex@127.0.0.1:15432/techex_settlement"
     port: int = 8003
@@ -36,5 +37,6 @@ class SettlementSettings(ServiceSettings):
     """No seller's configured inventor share may go below this floor."""
 
     bank_callback_secret: str = "techex-local-bank-callback-secret-change-me"
+    """HMAC key of the bank's callbacks; the default is the embedded default's only."""
     bank_callback_window_seconds: int = Field(default=300, gt=0)
     """Callbacks whose signed timestamp is further than this from now are refused (replays)."""

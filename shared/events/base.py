@@ -7,9 +7,10 @@ fields without a new version; anything else is a new ``version`` and a new class
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
 
 if TYPE_CHECKING:
     from shared.envelope import Envelope
@@ -42,6 +43,9 @@ class Event(BaseModel):
     version: ClassVar[int] = 1
     subject_field: ClassVar[str]
     """The field holding the aggregate id (CloudEvents ``subject`` and Kafka key)."""
+    time_field: ClassVar[str] = "occurred_at"
+    """The field holding when it happened on the producing service's clock (CloudEvents
+    ``time``, so ``ce_time`` and the payload tell the same time)."""
 
     @classmethod
     def ce_type(cls) -> str:
@@ -49,6 +53,10 @@ class Event(BaseModel):
 
     def subject(self) -> str:
         return str(getattr(self, self.subject_field))
+
+    def time(self) -> datetime:
+        """When it happened (the ``time_field``'s value)."""
+        return getattr(self, self.time_field)
 
 
 class CatalogError(TypeError):
@@ -101,8 +109,8 @@ def register(cls: E) -> E:
     """Class decorator adding an event class to the catalog.
 
     Checks at import time what would otherwise fail at runtime: naming, ``subject_field``,
-    uniqueness of the type and of the class name (AsyncAPI names operations after it), and
-    that every schema example validates.
+    ``time_field``, uniqueness of the type and of the class name (AsyncAPI names operations
+    after it), and that every schema example validates.
     """
     for attr in ("aggregate", "name"):
         value = getattr(cls, attr, None)
@@ -126,6 +134,11 @@ def register(cls: E) -> E:
             cls.model_validate(example)
         except ValidationError as exc:
             raise CatalogError(f"{cls.__qualname__} example does not validate: {exc}") from exc
+    time_field = cls.model_fields.get(cls.time_field)
+    if (time_field is None or time_field.annotation is not AwareDatetime
+            or not time_field.is_required()):
+        raise CatalogError(f"{cls.__qualname__}.time_field {cls.time_field!r} is not a "
+                           "required AwareDatetime field")
     _catalog[ce_type] = cls
     return cls
 

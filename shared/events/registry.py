@@ -55,6 +55,7 @@ class ContractDrafted(_ContractEvent):
     """A settled deal left a pre-filled contract draft for its seller to complete and file."""
 
     name: ClassVar[str] = "drafted"
+    time_field: ClassVar[str] = "drafted_at"
     model_config = _examples(contract_id=_CONTRACT, region="230102", actor="settlement",
                              deal_id=_DEAL, listing_id=_LISTING, seller_id="hit-university",
                              drafted_at=_AT)
@@ -71,6 +72,7 @@ class ContractFiled(_ContractEvent):
     its region; the registrar decides by ``due_at``."""
 
     name: ClassVar[str] = "filed"
+    time_field: ClassVar[str] = "filed_at"
     model_config = _examples(contract_id=_CONTRACT, region="230102", actor="hit-university",
                              filing_id=_FILING, kind="original", category="transfer",
                              subtype="patent", total_amount_fen=200000000,
@@ -92,6 +94,7 @@ class ContractRefused(_ContractEvent):
     """A registrar refused the filing (未予登记), with its reasons."""
 
     name: ClassVar[str] = "refused"
+    time_field: ClassVar[str] = "refused_at"
     model_config = _examples(contract_id=_CONTRACT, region="230102", actor="registrar-230100",
                              filing_id=_FILING, kind="original",
                              reasons=[{"code": "price-unclear", "detail": "技术交易额未列明"}],
@@ -108,6 +111,7 @@ class ContractAmended(_ContractEvent):
     """A registrar registered an amendment of a registered contract; figures are the new ones."""
 
     name: ClassVar[str] = "amended"
+    time_field: ClassVar[str] = "amended_at"
     model_config = _examples(contract_id=_CONTRACT, region="230102", actor="registrar-230100",
                              filing_id=_FILING, registration_number="2026230100010001",
                              changed=["tech_amount_fen"], total_amount_fen=200000000,
@@ -127,6 +131,7 @@ class ContractCancelled(_ContractEvent):
     statistics."""
 
     name: ClassVar[str] = "cancelled"
+    time_field: ClassVar[str] = "cancelled_at"
     model_config = _examples(contract_id=_CONTRACT, region="230102", actor="registrar-230100",
                              filing_id=_FILING, registration_number="2026230100010001",
                              reason="双方协议解除", cancelled_at=_AT)

@@ -62,7 +62,8 @@ def _headers_schema(cls: type[Event]) -> dict[str, Any]:
             "ce_time": {
                 "type": "string",
                 "format": "date-time",
-                "description": "When it happened; RFC 3339 in UTC, ending in Z.",
+                "description": "When it happened on the producing service's clock: the "
+                f"instant of payload field {cls.time_field}; RFC 3339 in UTC, ending in Z.",
             },
             "ce_subject": {
                 "type": "string",

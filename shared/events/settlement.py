@@ -64,6 +64,7 @@ class SettlementOpened(_SettlementEvent):
     """A concluded deal is to be settled: what the buyer owes, the fees, the schedule."""
 
     name: ClassVar[str] = "opened"
+    time_field: ClassVar[str] = "opened_at"
     model_config = _examples(
         deal_id=_DEAL, procedure_id=_PROC, region="230102", buyer_id="longjiang-coatings",
         seller_id="hit-university", price_fen=186000000, buyer_fee_fen=4220000,
@@ -87,6 +88,7 @@ class PaymentScheduleSet(_SettlementEvent):
     """An operator replaced the payment schedule (before the first receipt)."""
 
     name: ClassVar[str] = "schedule_set"
+    time_field: ClassVar[str] = "set_at"
     model_config = _examples(
         deal_id=_DEAL, region="230102", set_by="operator-230100",
         instalments=[{"n": 1, "due_at": _DUE, "amount_fen": 100000000},
@@ -103,6 +105,7 @@ class PaymentReceived(_SettlementEvent):
     """Money from the buyer toward the deal reached the exchange's account."""
 
     name: ClassVar[str] = "payment_received"
+    time_field: ClassVar[str] = "received_at"
     model_config = _examples(
         deal_id=_DEAL, region="230102", payment_id=_DEPOSIT, buyer_id="longjiang-coatings",
         amount_fen=175220000, paid_fen=175220000, outstanding_fen=0, source="bank",
@@ -123,6 +126,7 @@ class PaymentOverdue(_SettlementEvent):
     """An instalment's due date passed with the cumulative amount due not received."""
 
     name: ClassVar[str] = "payment_overdue"
+    time_field: ClassVar[str] = "detected_at"
     model_config = _examples(
         deal_id=_DEAL, region="230102", buyer_id="longjiang-coatings", instalment=1,
         due_at=_DUE, shortfall_fen=175220000, default_at="2026-04-20T02:00:00Z",
@@ -141,6 +145,7 @@ class FeeCharged(_SettlementEvent):
     """A 交易服务费 charged to one side of the deal, from the exchange's tiered schedule."""
 
     name: ClassVar[str] = "fee_charged"
+    time_field: ClassVar[str] = "charged_at"
     model_config = _examples(deal_id=_DEAL, region="230102", side="buyer",
                              party_id="longjiang-coatings", amount_fen=4220000,
                              schedule="example-exchange", charged_at=_AT)
@@ -157,6 +162,7 @@ class PayoutMade(_SettlementEvent):
     """The exchange paid a party its part of the deal (seller institution or inventor team)."""
 
     name: ClassVar[str] = "payout_made"
+    time_field: ClassVar[str] = "paid_at"
     model_config = _examples(deal_id=_DEAL, region="230102", account="inventor_team:hit-university",
                              recipient="inventor_team", amount_fen=127246000,
                              inventor_share="0.70", paid_at=_AT)
@@ -184,6 +190,7 @@ class DepositApplied(_DepositEvent):
     """The winner's deposit counted toward the price once the deal was paid in full."""
 
     name: ClassVar[str] = "applied"
+    time_field: ClassVar[str] = "applied_at"
     model_config = _examples(deposit_id=_DEPOSIT, procedure_id=_PROC,
                              bidder_id="longjiang-coatings", amount_fen=15000000,
                              region="230102", deal_id=_DEAL, applied_at=_AT)
@@ -197,6 +204,7 @@ class DepositReleased(_DepositEvent):
     """A deposit went back to its bidder (lost the auction, or the procedure failed)."""
 
     name: ClassVar[str] = "released"
+    time_field: ClassVar[str] = "released_at"
     model_config = _examples(deposit_id=_DEPOSIT, procedure_id=_PROC,
                              bidder_id="dalian-marine", amount_fen=15000000, region="230102",
                              reason="not-the-winner", released_at=_AT)
@@ -210,6 +218,7 @@ class DepositForfeited(_DepositEvent):
     """A defaulting winner's deposit went to the beneficiary the exchange configured."""
 
     name: ClassVar[str] = "forfeited"
+    time_field: ClassVar[str] = "forfeited_at"
     model_config = _examples(deposit_id=_DEPOSIT, procedure_id=_PROC,
                              bidder_id="longjiang-coatings", amount_fen=15000000,
                              region="230102", deal_id=_DEAL, beneficiary="seller:hit-university",
@@ -227,6 +236,7 @@ class SubsidyAssessed(Event):
 
     aggregate: ClassVar[str] = "subsidy"
     name: ClassVar[str] = "assessed"
+    time_field: ClassVar[str] = "assessed_at"
     subject_field: ClassVar[str] = "assessment_id"
     model_config = _examples(
         assessment_id="2b3c4d5e-6f70-4182-9a3b-4c5d6e7f8091", deal_id=_DEAL,

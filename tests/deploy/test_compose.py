@@ -126,3 +126,38 @@ def test_auction_advertises_where_other_instances_forward_to(monkeypatch):
     monkeypatch.setenv("AUCTION_ADVERTISED_URL", env["AUCTION_ADVERTISED_URL"])
     monkeypatch.setenv("AUCTION_HOST", "0.0.0.0")
     assert _service_settings("auction").own_url() == "http://auction:8002"
+
+
+def env_file(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines as compose reads them (comments and blank lines skipped)."""
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines()
+             if line.strip() and not line.lstrip().startswith("#"))
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
+def test_the_secrets_come_from_an_env_file_that_is_not_committed():
+    services = compose()["services"]
+    for service in SERVICES:
+        spec = services[service]
+        assert spec["env_file"] == [{"path": "techex.env", "required": True}], service
+        assert not [k for k in spec["environment"] if "SECRET" in k], service
+    ignored = subprocess.run(["git", "check-ignore", "-q", str(DEPLOY / "techex.env")],
+                             cwd=REPO, timeout=30)
+    assert ignored.returncode == 0, "deploy/techex.env must be ignored by git"
+    tracked = subprocess.run(["git", "ls-files", "deploy/techex.env"], cwd=REPO,
+                             capture_output=True, text=True, timeout=30)
+    assert tracked.stdout == ""
+
+
+def test_the_example_env_file_names_every_secret_and_none_is_usable(monkeypatch):
+    from shared.settings import DEVELOPMENT_FLAG, InsecureSecrets, refuse_development_secrets
+
+    example = env_file(DEPLOY / "techex.env.example")
+    monkeypatch.delenv(DEVELOPMENT_FLAG, raising=False)
+    monkeypatch.delenv("TECHEX_CLOCK_SHIFT_FILE", raising=False)
+    for key, value in example.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(InsecureSecrets) as caught:
+        refuse_development_secrets(CommonSettings(), _service_settings("settlement"))
+    # Every secret a service checks is in the example, and each one as given is refused.
+    assert sorted(caught.value.variables) == sorted(example)

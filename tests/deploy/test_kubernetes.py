@@ -159,3 +159,33 @@ def test_auction_pods_advertise_their_own_address_for_forwarding(monkeypatch):
     monkeypatch.setenv("AUCTION_ADVERTISED_URL", value)
     monkeypatch.setenv("AUCTION_HOST", "0.0.0.0")
     assert _service_settings("auction").own_url() == "http://10.1.2.3:8002"
+
+
+def test_both_secrets_come_from_the_secret_and_the_example_holds_no_usable_one(monkeypatch):
+    from shared.settings import DEVELOPMENT_FLAG, InsecureSecrets, refuse_development_secrets
+
+    (container,) = by_kind("Deployment")["settlement"]["spec"]["template"]["spec"]["containers"]
+    refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"]
+            if "secretKeyRef" in e.get("valueFrom", {})}
+    assert {"TECHEX_JWT_SECRET", "SETTLEMENT_BANK_CALLBACK_SECRET"} <= set(refs)
+    assert not any("SECRET" in k for k in by_kind("ConfigMap")["techex-config"]["data"])
+
+    monkeypatch.delenv(DEVELOPMENT_FLAG, raising=False)
+    monkeypatch.delenv("TECHEX_CLOCK_SHIFT_FILE", raising=False)
+    for key, value in documents(K8S / "secret.example.yaml")[0]["stringData"].items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(InsecureSecrets) as caught:
+        refuse_development_secrets(CommonSettings(), _service_settings("settlement"))
+    assert caught.value.variables == ["TECHEX_JWT_SECRET", "SETTLEMENT_BANK_CALLBACK_SECRET"]
+
+
+def test_no_deploy_file_carries_a_development_secret():
+    from services.settlement.config import SettlementSettings
+    from shared.settings import DEVELOPMENT_JWT_SECRET
+
+    known = [DEVELOPMENT_JWT_SECRET,
+             SettlementSettings.model_fields["bank_callback_secret"].default]
+    for path in DEPLOY.rglob("*"):
+        if path.is_file():
+            text = path.read_text(errors="replace")
+            assert not [s for s in known if s in text], path

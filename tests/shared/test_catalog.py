@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from pydantic import ConfigDict, ValidationError
+from pydantic import AwareDatetime, ConfigDict, ValidationError
 
 from shared.envelope import Envelope, json_bytes
 from shared.events import (
@@ -218,20 +218,26 @@ def _event_class(
     aggregate: str = "probe",
     event_name: str = "happened",
     subject_field: str = "probe_id",
+    time_field: str = "occurred_at",
     examples: list[dict[str, Any]] | None = None,
 ) -> type[Event]:
+    example = {"probe_id": "p-1", "occurred_at": "2026-04-02T02:00:00Z", "due": "2026-04-03"}
     namespace: dict[str, Any] = {
         "__annotations__": {
             "aggregate": ClassVar[str],
             "name": ClassVar[str],
             "subject_field": ClassVar[str],
+            "time_field": ClassVar[str],
             "probe_id": str,
+            "occurred_at": AwareDatetime,
+            "due": date,
         },
         "aggregate": aggregate,
         "name": event_name,
         "subject_field": subject_field,
+        "time_field": time_field,
         "model_config": ConfigDict(
-            json_schema_extra={"examples": [{"probe_id": "p-1"}] if examples is None else examples}
+            json_schema_extra={"examples": [example] if examples is None else examples}
         ),
     }
     return type(name, (Event,), namespace)
@@ -247,6 +253,8 @@ def _event_class(
         ({"subject_field": "missing_id"}, "subject_field"),
         ({"examples": []}, "examples"),
         ({"examples": [{"probe_id": 42}]}, "example does not validate"),
+        ({"time_field": "missing_at"}, "time_field"),
+        ({"time_field": "due"}, "time_field 'due' is not a required AwareDatetime"),
     ],
 )
 def test_register_rejects_bad_event_classes(kwargs: dict[str, Any], message: str) -> None:

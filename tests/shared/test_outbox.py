@@ -180,3 +180,51 @@ async def test_relay_wakes_on_notify_without_waiting_for_the_poll(database_url, 
         await _cancel(task)
         await producer.stop()
         await pool.close()
+
+
+async def test_ce_time_is_the_events_own_time_and_older_rows_keep_their_write_time(
+    database_url, common
+):
+    from datetime import UTC, datetime
+
+    from aiokafka import AIOKafkaConsumer
+
+    from shared.envelope import Envelope
+    from shared.events import decode
+    from shared.outbox import OutboxWriter
+    from tests.support.pipeline import listing_event
+
+    pool = await prepare(database_url)
+    await topics_for(common)
+    simulated = datetime(2031, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
+    ahead, older = (listing_event(uuid.uuid4(), 0).model_copy(update={"occurred_at": simulated})
+                    for _ in range(2))
+    async with pool.acquire() as conn, conn.transaction():
+        await OutboxWriter("listing").add(conn, [ahead, older], region="230102")
+        # A row written before the outbox kept the event's time.
+        await conn.execute("UPDATE outbox SET occurred_at = NULL WHERE aggregateid = $1",
+                           str(older.listing_id))
+    written = await pool.fetchval("SELECT created_at FROM outbox WHERE aggregateid = $1",
+                                  str(older.listing_id))
+    producer = await started_producer(common)
+    relay = relay_for(common, database_url, pool, producer)
+    consumer = AIOKafkaConsumer(common.topic("listing"), group_id=None,
+                                bootstrap_servers=common.kafka_bootstrap_servers,
+                                auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        assert await relay.relay_batch() == 2
+        times: dict[str, datetime] = {}
+        for _ in range(60):
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                for r in records:
+                    env = Envelope.from_record(r.key, r.value, r.headers)
+                    assert decode(env).time() == simulated
+                    times[env.subject] = env.time
+            if len(times) == 2:
+                break
+        assert times == {str(ahead.listing_id): simulated, str(older.listing_id): written}
+    finally:
+        await consumer.stop()
+        await producer.stop()
+        await pool.close()

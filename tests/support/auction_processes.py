@@ -165,6 +165,8 @@ class Fleet:
             "TECHEX_TOPIC_PARTITIONS": str(self.common.topic_partitions),
             "TECHEX_JWT_SECRET": self.common.jwt_secret,
             "TECHEX_LOG_LEVEL": "INFO",
+            # The bidders here bid as fast as the processes answer: no per-account bid limit.
+            "TECHEX_BID_RATE": "0",
         }
 
     async def start(self, name: str, timeout: float = 90) -> ServiceProcess:

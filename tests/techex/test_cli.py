@@ -109,3 +109,19 @@ def test_clock_advance_to_an_instant_stops_the_given_time_before_it(tmp_path, mo
         cli.main(["clock", "now", "--plus", "1d2h"])
     printed = datetime.fromisoformat(capsys.readouterr().out.strip().replace("Z", "+00:00"))
     assert abs(printed - landed - timedelta(days=1, hours=2)) < timedelta(seconds=5)
+
+
+def test_serve_refuses_the_development_secrets_outside_the_embedded_default():
+    import os
+
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("TECHEX_DEVELOPMENT", "TECHEX_CLOCK_SHIFT_FILE", "TECHEX_JWT_SECRET",
+                        "SETTLEMENT_BANK_CALLBACK_SECRET")}
+    out = techex("serve", "settlement", env=env)
+    assert out.returncode == 2
+    assert "refusing to start" in out.stderr
+    assert "TECHEX_JWT_SECRET, SETTLEMENT_BANK_CALLBACK_SECRET are the development default" \
+        in out.stderr
+    out = techex("serve", "registry", env={**env, "TECHEX_JWT_SECRET": "x" * 31})
+    assert out.returncode == 2
+    assert "TECHEX_JWT_SECRET is the development default, empty or shorter" in out.stderr

@@ -15,9 +15,11 @@ from services.listing.matching import AchievementMatch, DemandMatch
 from services.listing.search import AchievementHit, AchievementQuery, DemandHit, DemandQuery, Page
 from shared.auth import Principal, Role, require
 from shared.problems import PROBLEM_RESPONSES, not_found
+from shared.ratelimit import per_account, rate_limited
 from shared.service import runtime_of
 
-router = APIRouter(tags=["search"], responses=PROBLEM_RESPONSES)
+router = APIRouter(tags=["search"], responses={**PROBLEM_RESPONSES, **rate_limited("search")},
+                   dependencies=[per_account("search")])
 
 SEARCH_SECONDS = Histogram(
     "techex_listing_search_seconds", "Time to answer a search or matching request",

@@ -70,17 +70,24 @@ def parent_of(region: str) -> str | None:
     return parent.code if parent else None
 
 
+def flow(seller_region: str, buyer_region: str | None) -> dict[str, str]:
+    """The flow of each region a contract counts in: the seller's and the buyer's regions
+    and every region above them (``buyer_region`` is None for a buyer abroad)."""
+    sellers, buyers = chain(seller_region), chain(buyer_region)
+    out = {r: "internal" if r in buyers else "outflow" for r in sellers}
+    out |= {r: "inflow" for r in buyers if r not in out}
+    return out
+
+
 def deltas(f: Facts, sign: int = 1) -> list[Delta]:
     """The rollup rows a registration adds (``sign=1``) or a cancellation takes away (-1),
     sorted so that concurrent transactions lock them in the same order."""
-    sellers, buyers = chain(f.seller_region), chain(f.buyer_region)
     keys: list[tuple[str, str, str]] = []
-    for r in sellers:
+    for r in chain(f.seller_region):
         keys += [(r, "total", ""), (r, "category", f.category), (r, "field", f.tech_field),
                  (r, "entity_type", f.entity_type), (r, "ip_type", f.ip_type),
-                 (r, "cross_border", "cross_border" if f.cross_border else "domestic"),
-                 (r, "flow", "internal" if r in buyers else "outflow")]
-    keys += [(r, "flow", "inflow") for r in buyers if r not in sellers]
+                 (r, "cross_border", "cross_border" if f.cross_border else "domestic")]
+    keys += [(r, "flow", key) for r, key in flow(f.seller_region, f.buyer_region).items()]
     return sorted(Delta(r, f.year, m, dim, key, parent_of(r), sign, sign * f.tech_amount_fen)
                   for r, dim, key in keys for m in (f.month, YEAR))
 

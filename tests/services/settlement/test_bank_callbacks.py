@@ -115,3 +115,24 @@ async def test_signed_hostile_values_are_422_and_post_nothing(settlement, common
         assert any(field in e["field"] for e in r.json()["errors"]), r.json()
     assert await ledger_lines(client.db) == lines
     assert "cn.techex.deposit.confirmed.v1" not in await outbox_types(client.db)
+
+
+async def test_callbacks_from_one_address_are_rate_limited_before_the_signature(
+        settlement_settings, common, clock):
+    from services.settlement.api import create_app
+    from tests.support.services import running
+
+    limited = common.model_copy(update={"bank_callback_rate": 0.01, "bank_callback_burst": 3})
+    app = create_app(settlement_settings, limited, run_background=False, clock=clock)
+    payload = {"kind": "payment", "reference": "BOC-1", "timestamp": NOW.isoformat(),
+               "amount_fen": 100, "deal_id": str(uuid.uuid4())}
+    async with running(app) as client:
+        statuses = [(await _post(client, payload, secret="forged" * 8)).status_code
+                    for _ in range(3)]
+        assert statuses == [401, 401, 401]
+        refused = await _post(client, payload)  # even a good signature, once over the limit
+        assert refused.status_code == 429
+        assert refused.json()["limit"] == "bank_callbacks"
+        assert int(refused.headers["retry-after"]) >= 1
+        paths = (await client.get("/openapi.json")).json()["paths"]
+        assert "Retry-After" in paths["/bank/callbacks"]["post"]["responses"]["429"]["headers"]
