@@ -59,6 +59,7 @@ class Open:
 @pytest.fixture
 async def auction(database_url, common):
     clock = ManualClock(NOW)
+    common = common.model_copy(update={"bid_rate": 0})  # bidders here bid faster than allowed
     app = create_app(AuctionSettings(database_url=database_url), common, run_background=False,
                      clock=clock)
     async with running(app) as client, serving(app) as base:
