@@ -26,7 +26,16 @@ def _service_settings(service: str):
 
 
 def cmd_stack(args: argparse.Namespace) -> int:
-    stack = Stack(args.profile, brokers=args.brokers if args.action == "up" else None)
+    if args.federation:
+        from techex.stack.federation import FederationStack
+
+        if args.brokers != 1:
+            print("techex stack: a federation layout runs one broker per deployment",
+                  file=sys.stderr)
+            return 2
+        stack = FederationStack(args.profile)
+    else:
+        stack = Stack(args.profile, brokers=args.brokers if args.action == "up" else None)
     if args.action == "up":
         started = stack.up()
         print("started" if started else "already running")
@@ -35,6 +44,21 @@ def cmd_stack(args: argparse.Namespace) -> int:
         print("stopped")
     for name, state in stack.status().items():
         print(f"  {name:16} {state}")
+    return 0
+
+
+def cmd_federation(args: argparse.Namespace) -> int:
+    """Print the MirrorMaker 2 configuration of a deployment from its partner file."""
+    from shared.federation import InvalidFederation, load_federation
+    from techex.stack.mirrormaker import mm2_properties
+
+    try:
+        federation = load_federation(args.file)
+    except InvalidFederation as exc:
+        print(f"techex federation: {exc}", file=sys.stderr)
+        return 2
+    print(mm2_properties(federation, args.bootstrap, brokers=args.brokers,
+                         replication=args.replication), end="")
     return 0
 
 
@@ -363,12 +387,25 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="techex", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
 
-    s = sub.add_parser("stack", help="the embedded Kafka and PostgreSQL")
+    s = sub.add_parser("stack", help="the embedded Kafka and PostgreSQL (or the federation)")
     s.add_argument("action", choices=["up", "down", "status"])
     s.add_argument("--profile", choices=["dev", "test"], default="dev")
     s.add_argument("--brokers", type=int, choices=[1, 3], default=1,
                    help="up: Kafka nodes, 3 for a replicated cluster (default 1)")
+    s.add_argument("--federation", action="store_true",
+                   help="the federation layout instead: Tianjin, Hebei and the national hub, "
+                        "a Kafka cluster and a MirrorMaker 2 each")
     s.set_defaults(func=cmd_stack)
+
+    s = sub.add_parser("federation", help="the links between deployments (MirrorMaker 2)")
+    fed = s.add_subparsers(dest="federation_command", required=True)
+    f = fed.add_parser("mm2-config", help="print a deployment's mm2.properties")
+    f.add_argument("file", help="its partner file, e.g. deploy/federation/hebei.json")
+    f.add_argument("--bootstrap", required=True, help="its own Kafka's bootstrap servers")
+    f.add_argument("--brokers", type=int, default=1,
+                   help="brokers of its Kafka (replication 1 below three, else 3)")
+    f.add_argument("--replication", type=int, help="replication factor, instead of --brokers")
+    s.set_defaults(func=cmd_federation)
 
     s = sub.add_parser("up", help="the stack and the four services; Ctrl-C stops them")
     s.add_argument("--keep-stack", action="store_true", help="leave Kafka and PostgreSQL running")

@@ -50,26 +50,35 @@ def cache_dir() -> Path:
 def ensure_jars(log=print) -> Path:
     """Resolve the broker's jars with the machine's Maven, once; later runs reuse the cache."""
     version = kafka_version()
-    libs = cache_dir() / version / "libs"
-    if (libs / f"kafka_2.13-{version}.jar").exists():
+    return resolve_jars(POM, cache_dir() / version / "libs", f"kafka_2.13-{version}.jar",
+                        f"Apache Kafka {version}", log)
+
+
+def resolve_jars(pom: Path, libs: Path, marker: str, what: str, log=print,
+                 properties: dict[str, str] | None = None) -> Path:
+    """Copy the runtime dependencies of ``pom`` into ``libs`` with Maven, unless ``libs``
+    already holds ``marker`` (a jar of the set); one resolver at a time per cache folder.
+    ``properties`` are given to Maven as ``-Dname=value`` (the pom's versions)."""
+    if (libs / marker).exists():
         return libs
     mvn = require_binary(
-        "mvn", "Maven", "Install it (Debian: `apt-get install maven`); it fetches the Kafka jars."
+        "mvn", "Maven", f"Install it (Debian: `apt-get install maven`); it fetches the {what} jars."
     )
     libs.parent.mkdir(parents=True, exist_ok=True)
     with open(libs.parent / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if (libs / f"kafka_2.13-{version}.jar").exists():
+        if (libs / marker).exists():
             return libs
-        log(f"Resolving Apache Kafka {version} jars from Maven Central into {libs} (first run)")
-        staging = libs.parent / "libs.partial"
+        log(f"Resolving the {what} jars from Maven Central into {libs} (first run)")
+        staging = libs.parent / f"{libs.name}.partial"
         shutil.rmtree(staging, ignore_errors=True)
-        cmd = [mvn, "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
-               f"-DoutputDirectory={staging}", "-DincludeScope=runtime"]
+        cmd = [mvn, "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
+               f"-DoutputDirectory={staging}", "-DincludeScope=runtime",
+               *(f"-D{k}={v}" for k, v in (properties or {}).items())]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             raise StackError(
-                "Maven could not resolve the Kafka jars:\n" + (proc.stdout + proc.stderr)[-3000:]
+                f"Maven could not resolve the {what} jars:\n" + (proc.stdout + proc.stderr)[-3000:]
             )
         staging.rename(libs)
     return libs
