@@ -87,7 +87,7 @@ def _host_port(value: str) -> str:
     match = _HOST_PORT.fullmatch(value)
     if match is None or not 1 <= int(match["port"]) <= 65535:
         raise PydanticCustomError(
-            "bootstrap_server", "{value!r} is not host:port (a port from 1 to 65535)",
+            "bootstrap_server", "'{value}' is not host:port (a port from 1 to 65535)",
             {"value": value})
     return value
 
@@ -134,7 +134,7 @@ class _Deployment(BaseModel):
 class Partner(_Deployment):
     """A deployment this one mirrors the public topics of, and whose tokens it will trust."""
 
-    bootstrap_servers: tuple[BootstrapServer, ...] = Field(
+    bootstrap_servers: list[BootstrapServer] = Field(
         min_length=1, max_length=16,
         description="The partner's Kafka, as reachable from this deployment's MirrorMaker.")
     token_issuer: str | None = Field(
@@ -157,7 +157,7 @@ class Partner(_Deployment):
 class Federation(_Deployment):
     """This deployment's alias, region and topic prefix, and the partners it mirrors from."""
 
-    partners: tuple[Partner, ...] = Field(min_length=1, max_length=64)
+    partners: list[Partner] = Field(min_length=1, max_length=64)
 
     @model_validator(mode="after")
     def _partners_distinct(self) -> Federation:

@@ -120,10 +120,10 @@ class FederationStack:
         """The deployment's partner list as its local MirrorMaker runs it: the partners of the
         layout only, each at its local cluster."""
         deployment = self.deployments[alias]
-        partners = tuple(
-            p.model_copy(update={"bootstrap_servers": tuple(
-                self.deployments[p.alias].bootstrap.split(","))})
-            for p in deployment.federation.partners if p.alias in deployment.partners)
+        partners = [
+            p.model_copy(update={"bootstrap_servers":
+                                 self.deployments[p.alias].bootstrap.split(",")})
+            for p in deployment.federation.partners if p.alias in deployment.partners]
         return deployment.federation.model_copy(update={"partners": partners})
 
     def up(self, log=print) -> bool:
@@ -180,7 +180,10 @@ class FederationStack:
             for source in d.partners:
                 states = run_sync(flow_states(d.bootstrap, source)) if up else {}
                 flows.append(f"{source} {states.get('MirrorSourceConnector', 'starting')}")
-            out[f"mm2.{d.alias}"] = f"up pid {d.mirrormaker.pid()}: from " + ", ".join(flows)
+            away = [p.alias for p in fed.partners if p.alias not in d.partners]
+            out[f"mm2.{d.alias}"] = (f"up pid {d.mirrormaker.pid()}: from " + ", ".join(flows)
+                                     + (f" ({', '.join(away)}: not in this layout)" if away
+                                        else ""))
         return out
 
     def service_env(self, alias: str) -> dict[str, str]:

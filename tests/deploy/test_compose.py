@@ -161,3 +161,25 @@ def test_the_example_env_file_names_every_secret_and_none_is_usable(monkeypatch)
         refuse_development_secrets(CommonSettings(), _service_settings("settlement"))
     # Every secret a service checks is in the example, and each one as given is refused.
     assert sorted(caught.value.variables) == sorted(example)
+
+
+def test_mirrormaker_mirrors_into_this_kafka_on_the_configuration_of_its_partner_file():
+    from shared.federation import load_federation
+    from techex.stack.kafka import kafka_version
+    from techex.stack.mirrormaker import mm2_properties
+
+    services = compose()["services"]
+    mm2 = services["mirrormaker"]
+    assert mm2["image"] == services["kafka"]["image"] == f"apache/kafka:{kafka_version()}"
+    script, config, flag, alias = mm2["command"]
+    assert script.endswith("/connect-mirror-maker.sh") and flag == "--clusters"
+    assert mm2["depends_on"] == {"kafka": {"condition": "service_healthy"}}
+
+    (mount,) = [v for v in mm2["volumes"] if v.split(":")[1] == config]
+    source = DEPLOY / mount.split(":")[0]
+    federation = load_federation(DEPLOY / "federation" / f"{alias}.json")
+    assert source.read_text() == mm2_properties(federation, "kafka:9092", brokers=1)
+    # The deployment the services are by default.
+    region = services["listing"]["environment"]["TECHEX_REGION"]
+    assert region == f"${{TECHEX_REGION:-{federation.region}}}"
+    assert "--bootstrap-server kafka:9092 --topic heartbeats" in mm2["healthcheck"]["test"][1]

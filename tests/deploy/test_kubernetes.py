@@ -189,3 +189,39 @@ def test_no_deploy_file_carries_a_development_secret():
         if path.is_file():
             text = path.read_text(errors="replace")
             assert not [s for s in known if s in text], path
+
+
+def test_mirrormaker_runs_the_brokers_release_on_the_configuration_of_its_partner_file():
+    from shared.federation import load_federation
+    from techex.stack.kafka import kafka_version
+    from techex.stack.mirrormaker import mm2_properties
+
+    deployment = by_kind("Deployment")["mirrormaker"]
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["image"] == f"apache/kafka:{kafka_version()}"
+    script, config, flag, alias = container["command"]
+    assert script.endswith("/connect-mirror-maker.sh") and flag == "--clusters"
+
+    # The mounted mm2.properties is the one its partner file makes for this cluster's Kafka.
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    (name,) = [n for n, path in mounts.items() if config.startswith(path + "/")]
+    generated = {c["metadata"]["name"]: c for c in generated_config_maps()}
+    data = generated[volumes[name]["configMap"]["name"]]["data"]
+    federation = load_federation(DEPLOY / "federation" / f"{alias}.json")
+    env = by_kind("ConfigMap")["techex-config"]["data"]
+    bootstrap = env["KAFKA_BOOTSTRAP_SERVERS"]
+    assert data[config.rsplit("/", 1)[1]] == mm2_properties(federation, bootstrap, brokers=3)
+    assert federation.region == env["TECHEX_REGION"]  # the deployment the services are
+
+    # Its probes watch its heartbeats in this cluster; the root file system stays read-only.
+    for probe in ("startupProbe", "livenessProbe"):
+        command = " ".join(container[probe]["exec"]["command"])
+        assert f"--bootstrap-server {bootstrap} --topic heartbeats" in command
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert mounts["tmp"] == "/tmp" and "emptyDir" in volumes["tmp"]
+    assert {e["name"]: e["value"] for e in container["env"]}["LOG_DIR"].startswith("/tmp/")
+    assert {"cpu", "memory"} <= set(container["resources"]["limits"])

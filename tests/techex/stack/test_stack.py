@@ -11,6 +11,7 @@ from collections import Counter
 import pytest
 
 from techex.stack import kafka, postgres
+from techex.stack.federation import DEPLOYMENT_SPACING, MAX_DEPLOYMENTS, deployment_ports
 from techex.stack.process import StackError
 from techex.stack.prometheus import BASE_PORTS
 from techex.stack.stack import PROFILES, REPO, SERVICES, Stack, kafka_ports
@@ -60,13 +61,19 @@ def test_commands_use_the_kafka_that_runs_and_never_start_a_second_layout(tmp_pa
 
 def test_no_two_stacks_share_a_port_whatever_their_profile_and_offset():
     """Offsets in steps of 100 below 10,000: every port of every profile (Kafka nodes of a
-    three-broker stack included) is used by one stack only."""
+    three-broker stack included, and every port the federation layout keeps for each of its
+    deployments) is used by one stack only."""
     used: Counter[int] = Counter()
     for offset in range(0, 10_000, 100):
         for profile, base in PROFILES.items():
             ports = base.shifted(offset)
             used.update([p for pair in kafka_ports(ports, 3) for p in pair])
             used.update([ports.postgres, BASE_PORTS[profile] + offset])
+            for slot in range(MAX_DEPLOYMENTS):
+                layout = deployment_ports(profile, slot, offset)
+                block = range(layout.kafka, layout.kafka + DEPLOYMENT_SPACING)
+                assert {layout.controller, *layout.services.values()} <= set(block)
+                used.update(block)
     assert used.most_common(1)[0][1] == 1
 
 
