@@ -15,6 +15,7 @@ offset in steps of 100 shares no port with any profile's stack of any such offse
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -135,6 +136,7 @@ class FederationStack:
         run_sync(self._topics())
         mirrored = [d for d in deployments if d.partners]
         launched = []
+        since = time.time()  # what a killed MirrorMaker left in its status topic is older
         for d in mirrored:
             if not d.mirrormaker.running():
                 d.mirrormaker.write_config(mm2_properties(
@@ -143,7 +145,7 @@ class FederationStack:
                 launched.append(d)
         for d in launched:
             d.mirrormaker.wait_started()
-        run_sync(self._flowing(mirrored))
+        run_sync(self._flowing(mirrored, {d.alias: since for d in launched}))
         return started or bool(launched)
 
     async def _topics(self) -> None:
@@ -152,9 +154,10 @@ class FederationStack:
             await wait_until_ready(d.bootstrap, timeout=90)
             await ensure_topics(d.bootstrap, default_topics(settings), settings.topic_partitions)
 
-    async def _flowing(self, deployments: list[LocalDeployment]) -> None:
+    async def _flowing(self, deployments: list[LocalDeployment],
+                       since: dict[str, float]) -> None:
         for d in deployments:
-            await wait_flowing(d.bootstrap, d.partners)
+            await wait_flowing(d.bootstrap, d.partners, since=since.get(d.alias))
 
     def down(self) -> None:
         """Stop the MirrorMakers (each commits where its flows stand), then the clusters."""

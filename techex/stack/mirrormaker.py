@@ -295,13 +295,16 @@ async def read_topic(bootstrap: str, topic: str, timeout: float = 30) -> list[Co
         await consumer.stop()
 
 
-async def flow_states(bootstrap: str, source: str) -> dict[str, str]:
+async def flow_states(bootstrap: str, source: str, since: float | None = None) -> dict[str, str]:
     """What the MirrorMaker whose cluster is at ``bootstrap`` last recorded of its flow from
     ``source``: ``{"MirrorSourceConnector": "RUNNING", "MirrorSourceConnector-0": …}`` (Kafka
-    Connect's status topic, ``mm2-status.<source>.internal``); empty when it never ran."""
+    Connect's status topic, ``mm2-status.<source>.internal``); empty when it never ran.
+    ``since`` (a Unix time): only what was recorded from then on, not what a MirrorMaker that
+    was killed left behind."""
     states: dict[str, str] = {}
     for record in await read_topic(bootstrap, f"mm2-status.{source}.internal"):
-        _record_state(states, record.key, record.value)
+        if since is None or record.timestamp >= since * 1000:
+            _record_state(states, record.key, record.value)
     return states
 
 
@@ -331,14 +334,16 @@ def flowing(states: dict[str, str]) -> bool:
         all(s == "RUNNING" for s in tasks)
 
 
-async def wait_flowing(bootstrap: str, sources: list[str], timeout: float = 180) -> None:
-    """Until the flow from each of ``sources`` into the cluster at ``bootstrap`` runs."""
+async def wait_flowing(bootstrap: str, sources: list[str], timeout: float = 180,
+                       since: float | None = None) -> None:
+    """Until the flow from each of ``sources`` into the cluster at ``bootstrap`` runs (as
+    recorded from ``since`` on, see :func:`flow_states`)."""
     deadline = time.monotonic() + timeout
     waiting = list(sources)
     last: dict[str, dict[str, str]] = {}
     while waiting:
         for source in list(waiting):
-            last[source] = await flow_states(bootstrap, source)
+            last[source] = await flow_states(bootstrap, source, since)
             if flowing(last[source]):
                 waiting.remove(source)
         if not waiting:
