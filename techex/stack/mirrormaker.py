@@ -32,7 +32,6 @@ MAIN_CLASS = "org.apache.kafka.connect.mirror.MirrorMaker"
 STARTED = "Kafka MirrorMaker started"
 """The line MirrorMaker logs once its herders run (connectors start when it leads its group)."""
 SOURCE_CONNECTOR = "MirrorSourceConnector"
-CONNECTORS = (SOURCE_CONNECTOR, "MirrorCheckpointConnector", "MirrorHeartbeatConnector")
 TOPICS_EXCLUDE = (rf".*\{DLQ_SUFFIX}", r"mm2.*\.internal", r".*\.replica", r"__.*")
 """Never mirrored, whatever the filter: dead-letter topics (a partner's poison events are
 its own), MirrorMaker's internal topics and Kafka's (MirrorMaker's default exclusions)."""
@@ -177,6 +176,7 @@ class MirrorMaker:
         self.target = target
         self.log_file = log_file or self.home / "mirrormaker.log"
         self.heap = heap
+        self._log_start = 0  # where the log stood when this object last started the process
 
     @property
     def config_file(self) -> Path:
@@ -223,7 +223,7 @@ class MirrorMaker:
     def wait_started(self, timeout: float = 120) -> None:
         """Until the process logged that it started; a StackError with the log's tail if it
         exited or took longer."""
-        start = getattr(self, "_log_start", 0)
+        start = self._log_start
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if STARTED in self._log_since(start):
