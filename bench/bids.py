@@ -6,7 +6,9 @@ on the embedded stack with a throw-away database, and beside it the row-lock pee
 (bench/rowlock_peer.py: one transaction per bid, `SELECT … FOR UPDATE` on the auction row,
 check, INSERT, UPDATE, commit, answer) as its own process on the same server stack, with a
 throw-away database of its own. Opens auctions for bidding on both and drives each in turn
-over HTTP/1.1 keep-alive connections from this process, the same load on each:
+over HTTP/1.1 keep-alive connections from this process, the same load on each, in turns
+(each scenario's seconds in ``--rounds`` slices per server, the next turn only once the service
+has relayed its outbox, so what one leaves behind does not load the other):
 
   trivial   GET /healthz, the same server, the same connections: the ceiling of the HTTP stack;
   hot       one auction, 64 bidders; each bid asks one increment above the last it assigned, so
@@ -25,7 +27,7 @@ reach; the limit is still checked on every bid. The last line printed is one JSO
 the figures: the service's under the keys it always had, the peer's under the same keys
 prefixed ``row_lock_``, and ``ratio_to_row_lock`` (hot accepted bids/s, service to peer).
 
-    .venv/bin/python bench/bids.py [--seconds 10] [--connections 64]
+    .venv/bin/python bench/bids.py [--seconds 10] [--rounds 5] [--connections 64]
 """
 
 from __future__ import annotations
@@ -209,22 +211,55 @@ class Target:
     accepted: list[tuple[uuid.UUID, int, int]] = field(default_factory=list)
     unexpected: int = 0
 
+    drained: float = 0.0
+    """Seconds waited for its background work after its turns."""
+
     async def quiet(self, timeout: float = 60) -> None:
         """Wait until the server has nothing of its own left to do, so what one server
         leaves behind (events still to relay) does not load the other's measurement."""
-        stop = time.perf_counter() + timeout
+        started = time.perf_counter()
         while self.background and not await self.pool.fetchval(self.background):
-            if time.perf_counter() > stop:
+            if time.perf_counter() - started > timeout:
                 raise RuntimeError(f"{self.prefix or 'the service'}: still busy after "
                                    f"{timeout:.0f} s")
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.02)
+        self.drained += time.perf_counter() - started
 
 
-def scenario(prefix: str, name: str, stats: Stats, elapsed: float) -> dict:
-    return {f"{prefix}{name}_accepted_bids_per_s": round(len(stats.accepted) / elapsed),
-            f"{prefix}{name}_requests_per_s": round(len(stats.latencies) / elapsed),
-            f"{prefix}{name}_p50_ms": pct(stats.latencies, 50),
-            f"{prefix}{name}_p99_ms": pct(stats.latencies, 99)}
+@dataclass
+class Measured:
+    """One scenario on one server, summed over its rounds."""
+
+    stats: Stats = field(default_factory=Stats)
+    elapsed: float = 0.0
+    cpu: float = 0.0
+
+
+async def alternate(targets: tuple[Target, ...], args: argparse.Namespace,
+                    load: Callable[[Target, Stats], Callable], rate=None) -> dict[str, Measured]:
+    """Run the load ``load(target, stats)`` makes on each server in turn, ``args.rounds``
+    times for ``args.seconds / args.rounds`` each (open loop at ``rate(target)`` req/s if
+    given): the machine is shared, and a change in its other load then falls on both alike."""
+    out = {t.prefix: Measured() for t in targets}
+    for _ in range(args.rounds):
+        for t in targets:
+            m = out[t.prefix]
+            for u in targets:
+                await u.quiet()
+            cpu = cpu_seconds(t.proc.pid)
+            m.elapsed += await drive(t.port, args.connections, args.seconds / args.rounds,
+                                     load(t, m.stats), m.stats, rate(t) if rate else None)
+            m.cpu += cpu_seconds(t.proc.pid) - cpu
+    for t in targets:
+        t.accepted += out[t.prefix].stats.accepted
+    return out
+
+
+def scenario(prefix: str, name: str, m: Measured) -> dict:
+    return {f"{prefix}{name}_accepted_bids_per_s": round(len(m.stats.accepted) / m.elapsed),
+            f"{prefix}{name}_requests_per_s": round(len(m.stats.latencies) / m.elapsed),
+            f"{prefix}{name}_p50_ms": pct(m.stats.latencies, 50),
+            f"{prefix}{name}_p99_ms": pct(m.stats.latencies, 99)}
 
 
 async def verify(target: Target) -> dict:
@@ -303,22 +338,19 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict:
     peer = Target("row_lock_", procs[1], peer_port, peer_pool, peers)
     targets = (service, peer)
     figures: dict = {"bench": "bids", "connections": args.connections,
-                     "seconds": args.seconds}
+                     "seconds": args.seconds, "rounds": args.rounds}
     try:
         for t in targets:
             await wait_ready(t.port, t.proc)
             t.hot = (await t.open_auctions(1, bidders))[0]
         health = request("GET", "/healthz", tokens[0])
+        runs = await alternate(targets, args, lambda t, stats: lambda i: (health, None))
         for t in targets:
-            trivial = Stats()
-            cpu = cpu_seconds(t.proc.pid)
-            elapsed = await drive(t.port, args.connections, args.seconds,
-                                  lambda i: (health, None), trivial)
-            figures[f"{t.prefix}trivial_req_per_s"] = round(len(trivial.latencies) / elapsed)
-            figures[f"{t.prefix}trivial_service_cpu_us"] = round(
-                (cpu_seconds(t.proc.pid) - cpu) / len(trivial.latencies) * 1e6)
-            figures[f"{t.prefix}trivial_p50_ms"] = pct(trivial.latencies, 50)
-            figures[f"{t.prefix}trivial_p99_ms"] = pct(trivial.latencies, 99)
+            p, m = t.prefix, runs[t.prefix]
+            figures[f"{p}trivial_req_per_s"] = round(len(m.stats.latencies) / m.elapsed)
+            figures[f"{p}trivial_service_cpu_us"] = round(m.cpu / len(m.stats.latencies) * 1e6)
+            figures[f"{p}trivial_p50_ms"] = pct(m.stats.latencies, 50)
+            figures[f"{p}trivial_p99_ms"] = pct(m.stats.latencies, 99)
 
         counters: dict[uuid.UUID, int] = {t.hot: START - INCREMENT for t in targets}
 
@@ -340,39 +372,31 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict:
                 return raw, answered
             return make
 
-        async def measure(t: Target, make, stats: Stats, rate: float | None = None) -> float:
-            await t.quiet()
-            elapsed = await drive(t.port, args.connections, args.seconds, make, stats, rate)
-            t.accepted += stats.accepted
-            return elapsed
-
-        hot_rate = {}
+        for t in targets:  # warm-up
+            await drive(t.port, args.connections, 2, bid_on(t, t.hot, Stats()), Stats())
+        runs = await alternate(targets, args, lambda t, stats: bid_on(t, t.hot, stats))
         for t in targets:
-            p = t.prefix
-            await t.quiet()
-            await drive(t.port, args.connections, 2, bid_on(t, t.hot, Stats()), Stats())  # warm-up
-            hot_stats = Stats()
-            cpu = cpu_seconds(t.proc.pid)
-            elapsed = await measure(t, bid_on(t, t.hot, hot_stats), hot_stats)
-            hot_rate[p] = len(hot_stats.latencies) / elapsed
-            figures[f"{p}hot_service_cpu_us"] = round(
-                (cpu_seconds(t.proc.pid) - cpu) / len(hot_stats.latencies) * 1e6)
-            figures |= scenario(p, "hot", hot_stats, elapsed)
+            p, m = t.prefix, runs[t.prefix]
+            figures[f"{p}hot_service_cpu_us"] = round(m.cpu / len(m.stats.latencies) * 1e6)
+            figures |= scenario(p, "hot", m)
             figures[f"{p}hot_accepted_share"] = round(
-                len(hot_stats.accepted) / len(hot_stats.latencies), 3)
+                len(m.stats.accepted) / len(m.stats.latencies), 3)
             figures[f"{p}ratio_to_trivial"] = round(
                 figures[f"{p}hot_requests_per_s"] / figures[f"{p}trivial_req_per_s"], 3)
             figures[f"{p}accepted_ratio_to_trivial"] = round(
                 figures[f"{p}hot_accepted_bids_per_s"] / figures[f"{p}trivial_req_per_s"], 3)
+        hot_rate = {t.prefix: len(runs[t.prefix].stats.latencies) / runs[t.prefix].elapsed
+                    for t in targets}
 
+        keyed: dict[str, list] = {t.prefix: [] for t in targets}
+        runs = await alternate(targets, args,
+                               lambda t, stats: bid_on(t, t.hot, stats, keyed[t.prefix]))
         for t in targets:
             p = t.prefix
-            keyed_stats, keyed = Stats(), []
-            elapsed = await measure(t, bid_on(t, t.hot, keyed_stats, keyed), keyed_stats)
-            figures |= scenario(p, "keyed", keyed_stats, elapsed)
+            figures |= scenario(p, "keyed", runs[p])
             figures[f"{p}keyed_ratio_to_hot"] = round(
                 figures[f"{p}keyed_requests_per_s"] / figures[f"{p}hot_requests_per_s"], 3)
-            sample = keyed[::max(1, len(keyed) // 500)]
+            sample = keyed[p][::max(1, len(keyed[p]) // 500)]
             replay = Connection("127.0.0.1", t.port)
             await replay.open()
             mismatched = 0
@@ -383,30 +407,30 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict:
             figures |= {f"{p}keyed_retries_sent": len(sample),
                         f"{p}keyed_retries_mismatched": mismatched}
 
+        runs = await alternate(targets, args, lambda t, stats: bid_on(t, t.hot, stats),
+                               rate=lambda t: 0.8 * hot_rate[t.prefix])
         for t in targets:
-            paced_stats = Stats()
-            elapsed = await measure(t, bid_on(t, t.hot, paced_stats), paced_stats,
-                                    rate=0.8 * hot_rate[t.prefix])
-            figures |= scenario(t.prefix, "paced", paced_stats, elapsed)
+            figures |= scenario(t.prefix, "paced", runs[t.prefix])
 
         many = {t.prefix: await t.open_auctions(1000, bidders[:8]) for t in targets}
         figures["many_auctions"] = len(many[""])
-        for t in targets:
+        for auctions in many.values():
+            counters |= dict.fromkeys(auctions, START - INCREMENT)
+
+        def spread(t: Target, stats: Stats):
             auctions = many[t.prefix]
-            for a in auctions:
-                counters[a] = START - INCREMENT
-            many_stats = Stats()
+            return lambda i: bid_on(
+                t, auctions[(i * 7919 + len(stats.latencies)) % len(auctions)], stats)(i % 8)
 
-            def spread(i: int, t=t, auctions=auctions, stats=many_stats):
-                return bid_on(t, auctions[(i * 7919 + len(stats.latencies)) % len(auctions)],
-                              stats)(i % 8)
+        runs = await alternate(targets, args, spread)
+        for t in targets:
+            p = t.prefix
+            figures |= scenario(p, "many", runs[p])
+            figures[f"{p}many_to_hot"] = round(
+                figures[f"{p}many_accepted_bids_per_s"] / figures[f"{p}hot_accepted_bids_per_s"],
+                3)
 
-            elapsed = await measure(t, spread, many_stats)
-            figures |= scenario(t.prefix, "many", many_stats, elapsed)
-            figures[f"{t.prefix}many_to_hot"] = round(
-                figures[f"{t.prefix}many_accepted_bids_per_s"]
-                / figures[f"{t.prefix}hot_accepted_bids_per_s"], 3)
-
+        figures["relay_drain_s"] = round(service.drained, 2)
         for t in targets:
             figures |= await verify(t)
         for key, name in (("ratio_to_row_lock", "hot"), ("keyed_ratio_to_row_lock", "keyed"),
@@ -434,6 +458,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seconds", type=float, default=10)
     p.add_argument("--connections", type=int, default=64)
+    p.add_argument("--rounds", type=int, default=5,
+                   help="each scenario's seconds are run in this many turns on each server")
     args = p.parse_args()
     stack = Stack("dev")
     started = stack.up()
@@ -469,6 +495,7 @@ def main() -> None:
               f"{f['bids_not_rising']}; auction rows not on their last bid "
               f"{f['auction_rows_disagreeing']}; answers neither 201 nor 409 "
               f"{f['bid_answers_unexpected']}")
+    print(f"waited for the service's outbox relay between turns: {figures['relay_drain_s']} s")
     print(f"accepted bids/s, service to peer: hot {figures['ratio_to_row_lock']}, keyed "
           f"{figures['keyed_ratio_to_row_lock']}, 1,000 auctions "
           f"{figures['many_ratio_to_row_lock']}; hot answers/s (accepted or refused) "
