@@ -210,7 +210,6 @@ class Target:
     hot: uuid.UUID = field(default_factory=uuid.uuid4)
     accepted: list[tuple[uuid.UUID, int, int]] = field(default_factory=list)
     unexpected: int = 0
-
     drained: float = 0.0
     """Seconds waited for its background work after its turns."""
 
@@ -303,43 +302,46 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict:
     tag = uuid.uuid4().hex[:8]
     databases = [f"bench_bids_{tag}", f"bench_row_lock_{tag}"]
     url, peer_url = [await throwaway(stack, name) for name in databases]
-    pool = await create_pool(url, min_size=2, max_size=8)
-    peer_pool = await create_pool(peer_url, min_size=2, max_size=8)
-    async with pool.acquire() as conn:
-        await migrate(conn, REPO / "services" / "auction" / "migrations")
-    async with peer_pool.acquire() as conn:
-        await rowlock_peer.create_schema(conn)
-    common = CommonSettings(kafka_bootstrap_servers=stack.bootstrap)
-    bidders = [f"bidder-{i:02d}" for i in range(args.connections)]
-    tokens = [mint_token(common, b, Role.BUYER, "230100") for b in bidders]
-    both = {"TECHEX_LOG_LEVEL": "WARNING", "TECHEX_DEVELOPMENT": "1",
-            "TECHEX_BID_RATE": "1000000", "TECHEX_BID_BURST": "1000000"}
-    port, peer_port = free_port(), free_port()
-    procs = [
-        await start(["-m", "techex", "serve", "auction", "--port", str(port)], {
-            **both, "AUCTION_DATABASE_URL": url, "AUCTION_PORT": str(port),
-            "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap, "TECHEX_TOPIC_PREFIX": f"bench{tag}"}),
-        await start([str(Path(rowlock_peer.__file__)), "--port", str(peer_port)], {
-            **both, "ROW_LOCK_PEER_DATABASE_URL": peer_url}),
-    ]
-
-    async def ours(n: int, qualified: list[str]) -> list[uuid.UUID]:
-        return await open_auctions(pool, n, qualified)
-
-    async def peers(n: int, qualified: list[str]) -> list[uuid.UUID]:
-        now = datetime.now(UTC)
-        async with peer_pool.acquire() as conn, conn.transaction():
-            return [await rowlock_peer.open_auction(
-                conn, start_price_fen=START, increment_fen=INCREMENT,
-                starts_at=now - timedelta(hours=1), ends_at=now + timedelta(days=1),
-                bidders=qualified, qualified_at=now) for _ in range(n)]
-
-    service = Target("", procs[0], port, pool, ours, "SELECT NOT EXISTS (SELECT 1 FROM outbox)")
-    peer = Target("row_lock_", procs[1], peer_port, peer_pool, peers)
-    targets = (service, peer)
+    procs: list[asyncio.subprocess.Process] = []
+    pools: list[asyncpg.Pool] = []
     figures: dict = {"bench": "bids", "connections": args.connections,
                      "seconds": args.seconds, "rounds": args.rounds}
     try:
+        pool = await create_pool(url, min_size=2, max_size=8)
+        pools.append(pool)
+        peer_pool = await create_pool(peer_url, min_size=2, max_size=8)
+        pools.append(peer_pool)
+        async with pool.acquire() as conn:
+            await migrate(conn, REPO / "services" / "auction" / "migrations")
+        async with peer_pool.acquire() as conn:
+            await rowlock_peer.create_schema(conn)
+        common = CommonSettings(kafka_bootstrap_servers=stack.bootstrap)
+        bidders = [f"bidder-{i:02d}" for i in range(args.connections)]
+        tokens = [mint_token(common, b, Role.BUYER, "230100") for b in bidders]
+        both = {"TECHEX_LOG_LEVEL": "WARNING", "TECHEX_DEVELOPMENT": "1",
+                "TECHEX_BID_RATE": "1000000", "TECHEX_BID_BURST": "1000000"}
+        port, peer_port = free_port(), free_port()
+        procs.append(await start(["-m", "techex", "serve", "auction", "--port", str(port)], {
+            **both, "AUCTION_DATABASE_URL": url, "AUCTION_PORT": str(port),
+            "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap, "TECHEX_TOPIC_PREFIX": f"bench{tag}"}))
+        procs.append(await start([str(Path(rowlock_peer.__file__)), "--port", str(peer_port)],
+                                 {**both, "ROW_LOCK_PEER_DATABASE_URL": peer_url}))
+
+        async def ours(n: int, qualified: list[str]) -> list[uuid.UUID]:
+            return await open_auctions(pool, n, qualified)
+
+        async def peers(n: int, qualified: list[str]) -> list[uuid.UUID]:
+            now = datetime.now(UTC)
+            async with peer_pool.acquire() as conn, conn.transaction():
+                return [await rowlock_peer.open_auction(
+                    conn, start_price_fen=START, increment_fen=INCREMENT,
+                    starts_at=now - timedelta(hours=1), ends_at=now + timedelta(days=1),
+                    bidders=qualified, qualified_at=now) for _ in range(n)]
+
+        service = Target("", procs[0], port, pool, ours,
+                         "SELECT NOT EXISTS (SELECT 1 FROM outbox)")
+        peer = Target("row_lock_", procs[1], peer_port, peer_pool, peers)
+        targets = (service, peer)
         for t in targets:
             await wait_ready(t.port, t.proc)
             t.hot = (await t.open_auctions(1, bidders))[0]
@@ -444,8 +446,8 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict:
         for proc in procs:
             proc.terminate()
             await proc.wait()
-        await pool.close()
-        await peer_pool.close()
+        for p in pools:
+            await p.close()
         admin = await asyncpg.connect(stack.admin_database_url())
         for name in databases:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
