@@ -147,12 +147,13 @@ def refusal(row: asyncpg.Record, bidder_id: str, amount_fen: int, at: datetime
 
 
 async def place_bid(conn: asyncpg.Connection, auction_id: uuid.UUID, bidder_id: str,
-                    amount_fen: int, at: datetime) -> BidAnswer:
-    """Check and write one bid; the caller's transaction holds the auction row until it commits.
-    """
+                    amount_fen: int, clock: Clock) -> BidAnswer:
+    """Check and write one bid, timed once it holds the auction row (which the caller's
+    transaction holds until it commits)."""
     row = await conn.fetchrow(_LOCK, auction_id, bidder_id)
     if row is None:
         raise UnknownAuction(f"No auction {auction_id}.")
+    at = clock.now()
     reason = refusal(row, bidder_id, amount_fen, at)
     if reason is not None:
         return BidAnswer(accepted=False, reason=reason.value, sequence=None,
@@ -222,7 +223,7 @@ def create_app(settings: PeerSettings | None = None, common: CommonSettings | No
                 if stored is not None:
                     return stored.response()
             given = answer(await place_bid(conn, request.path_params["auction_id"],
-                                           buyer.subject, body.amount_fen, clock.now()), path)
+                                           buyer.subject, body.amount_fen, clock), path)
             if once is not None:
                 await idempotency.remember(conn, once, given)
         return given.response()
