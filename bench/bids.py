@@ -1,8 +1,14 @@
-"""Bids per second on the real auction service, against the trivial endpoint of the same server.
+"""Bids per second on the real auction service, against the trivial endpoint of the same server
+and against the design most auction backends use (a row lock per bid), in the same run.
 
 Starts the auction service as its own process (one uvicorn worker, as `techex serve auction`)
-on the embedded stack with a throw-away database, opens auctions for bidding, and drives it
-over HTTP/1.1 keep-alive connections from this process:
+on the embedded stack with a throw-away database, and beside it the row-lock peer
+(bench/rowlock_peer.py: one transaction per bid, `SELECT … FOR UPDATE` on the auction row,
+check, INSERT, UPDATE, commit, answer) as its own process on the same server stack, with a
+throw-away database of its own. Opens auctions for bidding on both and drives each in turn
+over HTTP/1.1 keep-alive connections from this process, the same load on each, in turns
+(each scenario's seconds in ``--rounds`` slices per server, the next turn only once the service
+has relayed its outbox, so what one leaves behind does not load the other):
 
   trivial   GET /healthz, the same server, the same connections: the ceiling of the HTTP stack;
   hot       one auction, 64 bidders; each bid asks one increment above the last it assigned, so
@@ -10,15 +16,18 @@ over HTTP/1.1 keep-alive connections from this process:
   keyed     the same, each bid with an Idempotency-Key of its own (claimed and answered in the
             batch that writes it); then a sample of them is sent again and must be answered
             with the first answer, byte for byte;
-  paced     the hot auction at 80 % of the accepted rate measured, for latency;
+  paced     the hot auction at 80 % of the request rate measured, for latency;
   many      1,000 auctions at once, bids spread over them.
 
 Every bid answered 201 is checked against the bids table afterwards (durable before its
-answer). A bench bidder bids hundreds of times a second, so the per-account bid limit is set
-out of its reach; the limit is still checked on every bid. The last line printed is one JSON
-object with the figures.
+answer), the stored bids of each auction must rise with their sequence (the high bid never
+goes down, no two at one amount) and each auction row must hold its last bid; on both servers.
+A bench bidder bids hundreds of times a second, so the per-account bid limit is set out of its
+reach; the limit is still checked on every bid. The last line printed is one JSON object with
+the figures: the service's under the keys it always had, the peer's under the same keys
+prefixed ``row_lock_``, and ``ratio_to_row_lock`` (hot accepted bids/s, service to peer).
 
-    .venv/bin/python bench/bids.py [--seconds 10] [--connections 64]
+    .venv/bin/python bench/bids.py [--seconds 10] [--rounds 5] [--connections 64]
 """
 
 from __future__ import annotations
@@ -32,11 +41,14 @@ import statistics
 import sys
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import asyncpg
+import rowlock_peer  # bench/rowlock_peer.py, beside this file
 import uvloop
 
 from services.auction import store
@@ -163,7 +175,7 @@ async def open_auctions(pool: asyncpg.Pool, n: int, bidders: list[str]) -> list[
 async def wait_ready(port: int, proc: asyncio.subprocess.Process) -> None:
     for _ in range(300):
         if proc.returncode is not None:
-            raise RuntimeError("the auction service exited while starting")
+            raise RuntimeError(f"the server on port {port} exited while starting")
         try:
             c = Connection("127.0.0.1", port)
             await c.open()
@@ -174,7 +186,7 @@ async def wait_ready(port: int, proc: asyncio.subprocess.Process) -> None:
         except OSError:
             pass
         await asyncio.sleep(0.2)
-    raise RuntimeError("the auction service did not become ready")
+    raise RuntimeError(f"the server on port {port} did not become ready")
 
 
 def free_port() -> int:
@@ -183,43 +195,168 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@dataclass
+class Target:
+    """A bid server under test: its process, its database, and its auctions."""
+
+    prefix: str
+    """Of its figures' keys: none for the auction service, ``row_lock_`` for the peer."""
+    proc: asyncio.subprocess.Process
+    port: int
+    pool: asyncpg.Pool
+    open_auctions: Callable[[int, list[str]], Awaitable[list[uuid.UUID]]]
+    background: str | None = None
+    """A query true once the server's work of its own is done (the outbox relayed)."""
+    hot: uuid.UUID = field(default_factory=uuid.uuid4)
+    accepted: list[tuple[uuid.UUID, int, int]] = field(default_factory=list)
+    unexpected: int = 0
+    drained: float = 0.0
+    """Seconds waited for its background work after its turns."""
+
+    async def quiet(self, timeout: float = 60) -> None:
+        """Wait until the server has nothing of its own left to do, so what one server
+        leaves behind (events still to relay) does not load the other's measurement."""
+        started = time.perf_counter()
+        while self.background and not await self.pool.fetchval(self.background):
+            if time.perf_counter() - started > timeout:
+                raise RuntimeError(f"{self.prefix or 'the service'}: still busy after "
+                                   f"{timeout:.0f} s")
+            await asyncio.sleep(0.02)
+        self.drained += time.perf_counter() - started
+
+
+@dataclass
+class Measured:
+    """One scenario on one server, summed over its rounds."""
+
+    stats: Stats = field(default_factory=Stats)
+    elapsed: float = 0.0
+    cpu: float = 0.0
+
+
+async def alternate(targets: tuple[Target, ...], args: argparse.Namespace,
+                    load: Callable[[Target, Stats], Callable], rate=None) -> dict[str, Measured]:
+    """Run the load ``load(target, stats)`` makes on each server in turn, ``args.rounds``
+    times for ``args.seconds / args.rounds`` each (open loop at ``rate(target)`` req/s if
+    given): the machine is shared, and a change in its other load then falls on both alike."""
+    out = {t.prefix: Measured() for t in targets}
+    for _ in range(args.rounds):
+        for t in targets:
+            m = out[t.prefix]
+            for u in targets:
+                await u.quiet()
+            cpu = cpu_seconds(t.proc.pid)
+            m.elapsed += await drive(t.port, args.connections, args.seconds / args.rounds,
+                                     load(t, m.stats), m.stats, rate(t) if rate else None)
+            m.cpu += cpu_seconds(t.proc.pid) - cpu
+    for t in targets:
+        t.accepted += out[t.prefix].stats.accepted
+    return out
+
+
+def scenario(prefix: str, name: str, m: Measured) -> dict:
+    return {f"{prefix}{name}_accepted_bids_per_s": round(len(m.stats.accepted) / m.elapsed),
+            f"{prefix}{name}_requests_per_s": round(len(m.stats.latencies) / m.elapsed),
+            f"{prefix}{name}_p50_ms": pct(m.stats.latencies, 50),
+            f"{prefix}{name}_p99_ms": pct(m.stats.latencies, 99)}
+
+
+async def verify(target: Target) -> dict:
+    """Every bid answered 201 is in the bids table; the bids of an auction rise with their
+    sequence (the high bid only goes up, no two at the same amount); each auction row holds
+    its last bid; every answer was 201 or 409."""
+    p, pool = target.prefix, target.pool
+    stored = {(r["auction_id"], r["seq"], r["amount_fen"]) for r in await pool.fetch(
+        "SELECT auction_id, seq, amount_fen FROM bids")}
+    return {
+        f"{p}accepted_answers_missing_from_db": sum(
+            1 for a in target.accepted if a not in stored),
+        f"{p}accepted_answers_same_amount": len(target.accepted) - len(
+            {(auction, amount) for auction, _, amount in target.accepted}),
+        f"{p}bids_not_rising": await pool.fetchval(
+            "SELECT count(*) FROM (SELECT amount_fen <= lag(amount_fen) OVER"
+            " (PARTITION BY auction_id ORDER BY seq) AS down FROM bids) s WHERE down"),
+        f"{p}auction_rows_disagreeing": await pool.fetchval(
+            "SELECT count(*) FROM auctions a LEFT JOIN LATERAL (SELECT seq, amount_fen FROM bids"
+            " b WHERE b.auction_id = a.id ORDER BY seq DESC LIMIT 1) last ON true"
+            " WHERE a.bid_count <> coalesce(last.seq, 0)"
+            " OR a.high_bid_fen IS DISTINCT FROM last.amount_fen"),
+        f"{p}bid_answers_unexpected": target.unexpected,
+    }
+
+
+async def throwaway(stack: Stack, name: str) -> str:
+    admin = await asyncpg.connect(stack.admin_database_url())
+    await create_database(admin, name)
+    await admin.close()
+    return stack.admin_database_url().rsplit("/", 1)[0] + f"/{name}"
+
+
+async def start(args: list[str], env: dict[str, str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, *args, env={**os.environ, **env}, stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL)
+
+
 async def run(args: argparse.Namespace, stack: Stack) -> dict:
     tag = uuid.uuid4().hex[:8]
-    admin = await asyncpg.connect(stack.admin_database_url())
-    await create_database(admin, f"bench_bids_{tag}")
-    await admin.close()
-    url = stack.admin_database_url().rsplit("/", 1)[0] + f"/bench_bids_{tag}"
-    pool = await create_pool(url, min_size=2, max_size=8)
-    async with pool.acquire() as conn:
-        await migrate(conn, REPO / "services" / "auction" / "migrations")
-    common = CommonSettings(kafka_bootstrap_servers=stack.bootstrap)
-    bidders = [f"bidder-{i:02d}" for i in range(args.connections)]
-    tokens = [mint_token(common, b, Role.BUYER, "230100") for b in bidders]
-    hot = (await open_auctions(pool, 1, bidders))[0]
-    port = free_port()
-    env = {**os.environ, "AUCTION_DATABASE_URL": url, "AUCTION_PORT": str(port),
-           "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap, "TECHEX_TOPIC_PREFIX": f"bench{tag}",
-           "TECHEX_LOG_LEVEL": "WARNING", "TECHEX_DEVELOPMENT": "1",
-           "TECHEX_BID_RATE": "1000000", "TECHEX_BID_BURST": "1000000"}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "techex", "serve", "auction", "--port", str(port), env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    databases = [f"bench_bids_{tag}", f"bench_row_lock_{tag}"]
+    url, peer_url = [await throwaway(stack, name) for name in databases]
+    procs: list[asyncio.subprocess.Process] = []
+    pools: list[asyncpg.Pool] = []
     figures: dict = {"bench": "bids", "connections": args.connections,
-                     "seconds": args.seconds}
+                     "seconds": args.seconds, "rounds": args.rounds}
     try:
-        await wait_ready(port, proc)
+        pool = await create_pool(url, min_size=2, max_size=8)
+        pools.append(pool)
+        peer_pool = await create_pool(peer_url, min_size=2, max_size=8)
+        pools.append(peer_pool)
+        async with pool.acquire() as conn:
+            await migrate(conn, REPO / "services" / "auction" / "migrations")
+        async with peer_pool.acquire() as conn:
+            await rowlock_peer.create_schema(conn)
+        common = CommonSettings(kafka_bootstrap_servers=stack.bootstrap)
+        bidders = [f"bidder-{i:02d}" for i in range(args.connections)]
+        tokens = [mint_token(common, b, Role.BUYER, "230100") for b in bidders]
+        both = {"TECHEX_LOG_LEVEL": "WARNING", "TECHEX_DEVELOPMENT": "1",
+                "TECHEX_BID_RATE": "1000000", "TECHEX_BID_BURST": "1000000"}
+        port, peer_port = free_port(), free_port()
+        procs.append(await start(["-m", "techex", "serve", "auction", "--port", str(port)], {
+            **both, "AUCTION_DATABASE_URL": url, "AUCTION_PORT": str(port),
+            "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap, "TECHEX_TOPIC_PREFIX": f"bench{tag}"}))
+        procs.append(await start([str(Path(rowlock_peer.__file__)), "--port", str(peer_port)],
+                                 {**both, "ROW_LOCK_PEER_DATABASE_URL": peer_url}))
+
+        async def ours(n: int, qualified: list[str]) -> list[uuid.UUID]:
+            return await open_auctions(pool, n, qualified)
+
+        async def peers(n: int, qualified: list[str]) -> list[uuid.UUID]:
+            now = datetime.now(UTC)
+            async with peer_pool.acquire() as conn, conn.transaction():
+                return [await rowlock_peer.open_auction(
+                    conn, start_price_fen=START, increment_fen=INCREMENT,
+                    starts_at=now - timedelta(hours=1), ends_at=now + timedelta(days=1),
+                    bidders=qualified, qualified_at=now) for _ in range(n)]
+
+        service = Target("", procs[0], port, pool, ours,
+                         "SELECT NOT EXISTS (SELECT 1 FROM outbox)")
+        peer = Target("row_lock_", procs[1], peer_port, peer_pool, peers)
+        targets = (service, peer)
+        for t in targets:
+            await wait_ready(t.port, t.proc)
+            t.hot = (await t.open_auctions(1, bidders))[0]
         health = request("GET", "/healthz", tokens[0])
-        trivial = Stats()
-        cpu = cpu_seconds(proc.pid)
-        elapsed = await drive(port, args.connections, args.seconds,
-                              lambda i: (health, None), trivial)
-        figures["trivial_req_per_s"] = round(len(trivial.latencies) / elapsed)
-        figures["trivial_service_cpu_us"] = round(
-            (cpu_seconds(proc.pid) - cpu) / len(trivial.latencies) * 1e6)
+        runs = await alternate(targets, args, lambda t, stats: lambda i: (health, None))
+        for t in targets:
+            p, m = t.prefix, runs[t.prefix]
+            figures[f"{p}trivial_req_per_s"] = round(len(m.stats.latencies) / m.elapsed)
+            figures[f"{p}trivial_service_cpu_us"] = round(m.cpu / len(m.stats.latencies) * 1e6)
+            figures[f"{p}trivial_p50_ms"] = pct(m.stats.latencies, 50)
+            figures[f"{p}trivial_p99_ms"] = pct(m.stats.latencies, 99)
 
-        counters = {hot: START - INCREMENT}
+        counters: dict[uuid.UUID, int] = {t.hot: START - INCREMENT for t in targets}
 
-        def bid_on(auction: uuid.UUID, stats: Stats, keyed: list | None = None):
+        def bid_on(t: Target, auction: uuid.UUID, stats: Stats, keyed: list | None = None):
             def make(i: int):
                 counters[auction] += INCREMENT
                 amount = counters[auction]
@@ -230,86 +367,90 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict:
                 def answered(status: int, body: bytes) -> None:
                     if status == 201:
                         stats.accepted.append((auction, json.loads(body)["sequence"], amount))
+                    elif status != 409:
+                        t.unexpected += 1
                     if keyed is not None:
                         keyed.append((i, raw, status, body))
                 return raw, answered
             return make
 
-        await drive(port, args.connections, 2, bid_on(hot, Stats()), Stats())  # warm-up
-        hot_stats = Stats()
-        cpu = cpu_seconds(proc.pid)
-        elapsed = await drive(port, args.connections, args.seconds, bid_on(hot, hot_stats),
-                              hot_stats)
-        accepted_rate = len(hot_stats.accepted) / elapsed
-        figures |= {
-            "hot_service_cpu_us": round(
-                (cpu_seconds(proc.pid) - cpu) / len(hot_stats.latencies) * 1e6),
-            "hot_accepted_bids_per_s": round(accepted_rate),
-            "hot_requests_per_s": round(len(hot_stats.latencies) / elapsed),
-            "hot_accepted_share": round(len(hot_stats.accepted) / len(hot_stats.latencies), 3),
-            "hot_p50_ms": pct(hot_stats.latencies, 50),
-            "hot_p99_ms": pct(hot_stats.latencies, 99),
-        }
-        figures["ratio_to_trivial"] = round(
-            figures["hot_requests_per_s"] / figures["trivial_req_per_s"], 3)
+        for t in targets:  # warm-up
+            await drive(t.port, args.connections, 2, bid_on(t, t.hot, Stats()), Stats())
+        runs = await alternate(targets, args, lambda t, stats: bid_on(t, t.hot, stats))
+        for t in targets:
+            p, m = t.prefix, runs[t.prefix]
+            figures[f"{p}hot_service_cpu_us"] = round(m.cpu / len(m.stats.latencies) * 1e6)
+            figures |= scenario(p, "hot", m)
+            figures[f"{p}hot_accepted_share"] = round(
+                len(m.stats.accepted) / len(m.stats.latencies), 3)
+            figures[f"{p}ratio_to_trivial"] = round(
+                figures[f"{p}hot_requests_per_s"] / figures[f"{p}trivial_req_per_s"], 3)
+            figures[f"{p}accepted_ratio_to_trivial"] = round(
+                figures[f"{p}hot_accepted_bids_per_s"] / figures[f"{p}trivial_req_per_s"], 3)
+        hot_rate = {t.prefix: len(runs[t.prefix].stats.latencies) / runs[t.prefix].elapsed
+                    for t in targets}
 
-        keyed_stats, keyed = Stats(), []
-        elapsed = await drive(port, args.connections, args.seconds,
-                              bid_on(hot, keyed_stats, keyed), keyed_stats)
-        figures |= {
-            "keyed_accepted_bids_per_s": round(len(keyed_stats.accepted) / elapsed),
-            "keyed_requests_per_s": round(len(keyed_stats.latencies) / elapsed),
-            "keyed_p50_ms": pct(keyed_stats.latencies, 50),
-            "keyed_p99_ms": pct(keyed_stats.latencies, 99),
-        }
-        figures["keyed_ratio_to_hot"] = round(
-            figures["keyed_requests_per_s"] / figures["hot_requests_per_s"], 3)
-        sample = keyed[::max(1, len(keyed) // 500)]
-        replay = Connection("127.0.0.1", port)
-        await replay.open()
-        mismatched = 0
-        for _, raw, status, body in sample:
-            again = await replay.request(raw)
-            mismatched += again != (status, body)
-        replay.close()
-        figures |= {"keyed_retries_sent": len(sample), "keyed_retries_mismatched": mismatched}
+        keyed: dict[str, list] = {t.prefix: [] for t in targets}
+        runs = await alternate(targets, args,
+                               lambda t, stats: bid_on(t, t.hot, stats, keyed[t.prefix]))
+        for t in targets:
+            p = t.prefix
+            figures |= scenario(p, "keyed", runs[p])
+            figures[f"{p}keyed_ratio_to_hot"] = round(
+                figures[f"{p}keyed_requests_per_s"] / figures[f"{p}hot_requests_per_s"], 3)
+            sample = keyed[p][::max(1, len(keyed[p]) // 500)]
+            replay = Connection("127.0.0.1", t.port)
+            await replay.open()
+            mismatched = 0
+            for _, raw, status, body in sample:
+                again = await replay.request(raw)
+                mismatched += again != (status, body)
+            replay.close()
+            figures |= {f"{p}keyed_retries_sent": len(sample),
+                        f"{p}keyed_retries_mismatched": mismatched}
 
-        paced_stats = Stats()
-        rate = 0.8 * len(hot_stats.latencies) / elapsed
-        elapsed = await drive(port, args.connections, args.seconds, bid_on(hot, paced_stats),
-                              paced_stats, rate=rate)
-        figures |= {"paced_requests_per_s": round(len(paced_stats.latencies) / elapsed),
-                    "paced_accepted_bids_per_s": round(len(paced_stats.accepted) / elapsed),
-                    "paced_p50_ms": pct(paced_stats.latencies, 50),
-                    "paced_p99_ms": pct(paced_stats.latencies, 99)}
+        runs = await alternate(targets, args, lambda t, stats: bid_on(t, t.hot, stats),
+                               rate=lambda t: 0.8 * hot_rate[t.prefix])
+        for t in targets:
+            figures |= scenario(t.prefix, "paced", runs[t.prefix])
 
-        many = await open_auctions(pool, 1000, bidders[:8])
-        for a in many:
-            counters[a] = START - INCREMENT
-        many_stats = Stats()
+        many = {t.prefix: await t.open_auctions(1000, bidders[:8]) for t in targets}
+        figures["many_auctions"] = len(many[""])
+        for auctions in many.values():
+            counters |= dict.fromkeys(auctions, START - INCREMENT)
 
-        def spread(i: int):
-            return bid_on(many[(i * 7919 + len(many_stats.latencies)) % len(many)],
-                          many_stats)(i % 8)
+        def spread(t: Target, stats: Stats):
+            auctions = many[t.prefix]
+            return lambda i: bid_on(
+                t, auctions[(i * 7919 + len(stats.latencies)) % len(auctions)], stats)(i % 8)
 
-        elapsed = await drive(port, args.connections, args.seconds, spread, many_stats)
-        figures |= {"many_auctions": len(many),
-                    "many_accepted_bids_per_s": round(len(many_stats.accepted) / elapsed),
-                    "many_p50_ms": pct(many_stats.latencies, 50),
-                    "many_p99_ms": pct(many_stats.latencies, 99)}
+        runs = await alternate(targets, args, spread)
+        for t in targets:
+            p = t.prefix
+            figures |= scenario(p, "many", runs[p])
+            figures[f"{p}many_to_hot"] = round(
+                figures[f"{p}many_accepted_bids_per_s"] / figures[f"{p}hot_accepted_bids_per_s"],
+                3)
 
-        answered = (hot_stats.accepted + keyed_stats.accepted + paced_stats.accepted
-                    + many_stats.accepted)
-        stored = {(r["auction_id"], r["seq"], r["amount_fen"]) for r in await pool.fetch(
-            "SELECT auction_id, seq, amount_fen FROM bids")}
-        figures["accepted_answers_missing_from_db"] = sum(
-            1 for a in answered if a not in stored)
+        figures["relay_drain_s"] = round(service.drained, 2)
+        for t in targets:
+            figures |= await verify(t)
+        for key, name in (("ratio_to_row_lock", "hot"), ("keyed_ratio_to_row_lock", "keyed"),
+                          ("many_ratio_to_row_lock", "many")):
+            figures[key] = round(figures[f"{name}_accepted_bids_per_s"]
+                                 / max(1, figures[f"row_lock_{name}_accepted_bids_per_s"]), 3)
+        # Answers (accepted or refused) per second: each costs the peer its row lock.
+        figures["requests_ratio_to_row_lock"] = round(
+            figures["hot_requests_per_s"] / figures["row_lock_hot_requests_per_s"], 3)
     finally:
-        proc.terminate()
-        await proc.wait()
-        await pool.close()
+        for proc in procs:
+            proc.terminate()
+            await proc.wait()
+        for p in pools:
+            await p.close()
         admin = await asyncpg.connect(stack.admin_database_url())
-        await admin.execute(f'DROP DATABASE IF EXISTS "bench_bids_{tag}" WITH (FORCE)')
+        for name in databases:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
         await delete_topics(stack.bootstrap, f"bench{tag}.")
     return figures
@@ -319,6 +460,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seconds", type=float, default=10)
     p.add_argument("--connections", type=int, default=64)
+    p.add_argument("--rounds", type=int, default=5,
+                   help="each scenario's seconds are run in this many turns on each server")
     args = p.parse_args()
     stack = Stack("dev")
     started = stack.up()
@@ -327,24 +470,38 @@ def main() -> None:
     finally:
         if started:
             stack.down()
-    print(f"trivial GET: {figures['trivial_req_per_s']} req/s")
-    print(f"hot auction, {args.connections} bidders: {figures['hot_accepted_bids_per_s']} "
-          f"accepted bids/s of {figures['hot_requests_per_s']} bids/s "
-          f"(ratio to trivial {figures['ratio_to_trivial']}), p50 {figures['hot_p50_ms']} ms, "
-          f"p99 {figures['hot_p99_ms']} ms")
-    print(f"with Idempotency-Key: {figures['keyed_accepted_bids_per_s']} accepted bids/s of "
-          f"{figures['keyed_requests_per_s']} bids/s (ratio to unkeyed "
-          f"{figures['keyed_ratio_to_hot']}), p50 {figures['keyed_p50_ms']} ms, p99 "
-          f"{figures['keyed_p99_ms']} ms; {figures['keyed_retries_mismatched']} of "
-          f"{figures['keyed_retries_sent']} retries answered differently")
-    print(f"service CPU per request: trivial {figures['trivial_service_cpu_us']} µs, "
-          f"hot bid {figures['hot_service_cpu_us']} µs")
-    print(f"paced at 80 %: {figures['paced_requests_per_s']} bids/s, p50 "
-          f"{figures['paced_p50_ms']} ms, p99 {figures['paced_p99_ms']} ms")
-    print(f"1,000 auctions: {figures['many_accepted_bids_per_s']} accepted bids/s, p50 "
-          f"{figures['many_p50_ms']} ms, p99 {figures['many_p99_ms']} ms")
-    print(f"accepted answers missing from the bids table: "
-          f"{figures['accepted_answers_missing_from_db']}")
+    for p, title in (("", "the auction service (one writer per auction, bids in batches)"),
+                     ("row_lock_", "the row-lock peer (one transaction per bid)")):
+        f = {k.removeprefix(p): v for k, v in figures.items() if k.startswith(p)}
+        print(f"{title}:")
+        print(f"  trivial GET: {f['trivial_req_per_s']} req/s, p99 {f['trivial_p99_ms']} ms")
+        print(f"  hot auction, {args.connections} bidders: {f['hot_accepted_bids_per_s']} "
+              f"accepted bids/s of {f['hot_requests_per_s']} bids/s (accepted to trivial "
+              f"{f['accepted_ratio_to_trivial']}), p50 {f['hot_p50_ms']} ms, "
+              f"p99 {f['hot_p99_ms']} ms")
+        print(f"  with Idempotency-Key: {f['keyed_accepted_bids_per_s']} accepted bids/s of "
+              f"{f['keyed_requests_per_s']} bids/s (ratio to unkeyed "
+              f"{f['keyed_ratio_to_hot']}), p50 {f['keyed_p50_ms']} ms, p99 "
+              f"{f['keyed_p99_ms']} ms; {f['keyed_retries_mismatched']} of "
+              f"{f['keyed_retries_sent']} retries answered differently")
+        print(f"  server CPU per request: trivial {f['trivial_service_cpu_us']} µs, "
+              f"hot bid {f['hot_service_cpu_us']} µs")
+        print(f"  paced at 80 %: {f['paced_requests_per_s']} bids/s, p50 "
+              f"{f['paced_p50_ms']} ms, p99 {f['paced_p99_ms']} ms")
+        print(f"  {figures['many_auctions']:,} auctions: {f['many_accepted_bids_per_s']} accepted "
+              f"bids/s ({f['many_to_hot']} of the hot rate), p50 {f['many_p50_ms']} ms, "
+              f"p99 {f['many_p99_ms']} ms")
+        print(f"  accepted answers missing from the bids table "
+              f"{f['accepted_answers_missing_from_db']}, sharing an amount "
+              f"{f['accepted_answers_same_amount']}; stored bids not above the previous "
+              f"{f['bids_not_rising']}; auction rows not on their last bid "
+              f"{f['auction_rows_disagreeing']}; answers neither 201 nor 409 "
+              f"{f['bid_answers_unexpected']}")
+    print(f"waited for the service's outbox relay between turns: {figures['relay_drain_s']} s")
+    print(f"accepted bids/s, service to peer: hot {figures['ratio_to_row_lock']}, keyed "
+          f"{figures['keyed_ratio_to_row_lock']}, 1,000 auctions "
+          f"{figures['many_ratio_to_row_lock']}; hot answers/s (accepted or refused) "
+          f"{figures['requests_ratio_to_row_lock']}")
     print(json.dumps(figures))
 
 
