@@ -13,6 +13,7 @@ import pytest
 from services.auction import consumer
 from services.auction.api import create_app
 from services.auction.config import AuctionSettings
+from services.auction.engine import BidEngine
 from shared.auth import Role
 from shared.clock import ManualClock
 from shared.events.procedures import DealDefaulted
@@ -64,7 +65,7 @@ async def test_a_defaulted_winner_fails_the_auction_once_and_it_can_be_reauction
                             headers=buyer)
     assert bid.status_code == 201, bid.text
     clock.advance(ENDS - clock.now() + timedelta(seconds=1))
-    await client.runtime.extras["scheduler"].fire_due()
+    await client.runtime.scheduler.fire_due()
     assert (await _settled(client, auction_id, buyer))["status"] == "closed"
 
     clock.advance(timedelta(days=18))
@@ -86,7 +87,7 @@ async def test_a_defaulted_winner_fails_the_auction_once_and_it_can_be_reauction
         "winner-defaulted", auction_id, str(row["listing_id"]))
 
     # the writer that held the closed auction loses it; read again, the auction is failed
-    await client.runtime.extras["engine"].renew_leases()
+    await client.runtime.part(BidEngine).renew_leases()
     shown = await client.get(f"/auctions/{auction_id}", headers=buyer)
     assert shown.json()["status"] == "failed"
 
