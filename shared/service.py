@@ -121,6 +121,8 @@ class Runtime:
     clock: Clock = field(default_factory=SystemClock)
     parts: dict[type, Any] = field(default_factory=dict)
     """The spec's parts by type, made at startup."""
+    handlers: Handlers = field(default_factory=dict)
+    """The event -> handler table as built at startup (from ``spec.handlers``)."""
     kafka_state: str = "ok"
     """The last Kafka check's answer (``ok`` after a start, which needs the cluster)."""
 
@@ -235,7 +237,7 @@ def build_app(
         )
         for p in spec.parts:
             runtime.parts[p.kind] = p.build(runtime)
-        handlers = _resolve(spec.handlers, runtime)
+        handlers = runtime.handlers = _resolve(spec.handlers, runtime)
         deadlines = _resolve(spec.deadlines, runtime)
         topics = produced_topics(common) + consumed_topics(handlers, common)
         await ensure_topics(common.kafka_bootstrap_servers,

@@ -18,6 +18,7 @@ from shared.auth import Role
 from shared.clock import ManualClock
 from shared.events.procedures import DealDefaulted
 from tests.services.auction.test_api import ENDS, NOW, STARTS, _announced, _deposit, _settled
+from tests.support.handlers import deliver
 from tests.support.services import bearer, running
 
 
@@ -37,12 +38,7 @@ async def auction_service(database_url, common, clock):
 
 
 async def _deliver(url: str, event: DealDefaulted) -> None:
-    conn = await asyncpg.connect(url)
-    try:
-        async with conn.transaction():
-            await consumer.on_deal_defaulted(conn, event, None)
-    finally:
-        await conn.close()
+    await deliver(url, "auction", consumer.on_deal_defaulted, event)
 
 
 async def _rows(url: str, sql: str, *args) -> list[asyncpg.Record]:
