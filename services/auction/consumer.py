@@ -16,7 +16,7 @@ from shared.events.listing import (
     ListingPublished,
     ListingWithdrawn,
 )
-from shared.events.procedures import DealDefaulted, DepositConfirmed
+from shared.events.settlement import DealDefaulted, DepositConfirmed
 
 
 async def on_listing_created(tx: Tx, event: ListingCreated) -> None:

@@ -8,12 +8,8 @@ from services.listing import repository
 from services.listing.domain.achievement import Achievement
 from shared.context import Tx
 from shared.events import Event
-from shared.events.procedures import (
-    AuctionAnnounced,
-    AuctionFailed,
-    ContractRegistered,
-    DealConcluded,
-)
+from shared.events.auction import AuctionAnnounced, AuctionFailed, DealConcluded
+from shared.events.registry import ContractRegistered
 
 
 async def _apply(tx: Tx, listing_id: UUID | None, change) -> None:

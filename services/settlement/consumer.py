@@ -9,9 +9,8 @@ from services.settlement import repository, settling, store
 from services.settlement.books import Books
 from shared.consumer import Handler
 from shared.context import Tx
-from shared.events.auction import BidderRegistered
+from shared.events.auction import AuctionFailed, BidderRegistered, DealConcluded
 from shared.events.listing import ListingCreated
-from shared.events.procedures import AuctionFailed, DealConcluded
 
 
 async def on_listing_created(tx: Tx, event: ListingCreated) -> None:

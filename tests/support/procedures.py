@@ -10,7 +10,7 @@ import asyncpg
 from services.auction import consumer, repository
 from shared.events import examples_of
 from shared.events.listing import ListingPublished
-from shared.events.procedures import DepositConfirmed
+from shared.events.settlement import DepositConfirmed
 from tests.support.handlers import deliver
 
 SELLER = examples_of(ListingPublished)[0]["seller_id"]

@@ -16,7 +16,7 @@ from services.auction.config import AuctionSettings
 from services.auction.engine import BidEngine
 from shared.auth import Role
 from shared.clock import ManualClock
-from shared.events.procedures import DealDefaulted
+from shared.events.settlement import DealDefaulted
 from tests.services.auction.test_api import ENDS, NOW, STARTS, _announced, _deposit, _settled
 from tests.support.handlers import deliver
 from tests.support.services import bearer, running

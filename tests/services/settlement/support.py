@@ -11,8 +11,7 @@ import asyncpg
 
 from shared.auth import Role
 from shared.events import Event
-from shared.events.auction import BidderRegistered
-from shared.events.procedures import AuctionFailed, DealConcluded
+from shared.events.auction import AuctionFailed, BidderRegistered, DealConcluded
 from tests.support import handlers
 from tests.support.services import bearer
 
