@@ -38,7 +38,7 @@ from shared.logs import configure_logging
 from shared.metrics import KAFKA_REACHABLE, install_metrics
 from shared.openapi import install_openapi
 from shared.outbox import OutboxRelay, OutboxWriter
-from shared.problems import install_problem_handlers
+from shared.problem_handlers import install_problem_handlers
 from shared.ratelimit import install_rate_limits
 from shared.scheduler import Handler as DeadlineHandler
 from shared.scheduler import Scheduler

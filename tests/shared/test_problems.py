@@ -12,6 +12,7 @@ from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel, Field
 
 from shared.db import create_pool
+from shared.problem_handlers import install_problem_handlers
 from shared.problems import (
     PROBLEM_MEDIA_TYPE,
     PROBLEM_RESPONSES,
@@ -23,7 +24,6 @@ from shared.problems import (
     ValidationFailed,
     conflict,
     forbidden,
-    install_problem_handlers,
     not_found,
     unauthorized,
     validation,
