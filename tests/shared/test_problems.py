@@ -211,7 +211,7 @@ async def test_http_exceptions_keep_their_status(client: httpx.AsyncClient) -> N
 async def test_unhandled_errors_are_logged_but_not_leaked(
     client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.ERROR, logger="shared.problems"):
+    with caplog.at_level(logging.ERROR, logger="shared.problem_handlers"):
         response = await client.get("/boom")
 
     body = _problem(response, 500)
@@ -219,7 +219,7 @@ async def test_unhandled_errors_are_logged_but_not_leaked(
     assert "postgres" not in response.text
     assert "Traceback" not in response.text
     assert body["trace_id"] == trace_id_of(response.headers["traceparent"])
-    (record,) = [r for r in caplog.records if r.name == "shared.problems"]
+    (record,) = [r for r in caplog.records if r.name == "shared.problem_handlers"]
     assert record.exc_info is not None
     assert "/boom" in record.getMessage()
 
