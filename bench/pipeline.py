@@ -25,8 +25,8 @@ from datetime import UTC, datetime
 import asyncpg
 import uvloop  # the event loop the services run on under uvicorn
 
+from shared.context import Tx
 from shared.db import create_pool, migrate
-from shared.envelope import Envelope
 from shared.events.listing import ListingCreated, ListingSnapshot
 from shared.kafka import delete_topics, dlq_topic, ensure_topics, new_producer
 from shared.outbox import OutboxRelay, OutboxWriter
@@ -60,8 +60,10 @@ async def consume(url: str, bootstrap: str, prefix: str) -> None:
     producer = new_producer(bootstrap)
     await producer.start()
 
-    async def record(conn: asyncpg.Connection, e: ListingCreated, env: Envelope) -> None:
-        await conn.execute(
+    async def record(tx: Tx, e: ListingCreated) -> None:
+        env = tx.envelope
+        assert env is not None
+        await tx.conn.execute(
             "INSERT INTO bench_applied VALUES ($1, $2, $3, $4)",
             env.id, e.listing.title, env.time, datetime.now(UTC),
         )
@@ -79,7 +81,7 @@ async def write(pool: asyncpg.Pool, writer: OutboxWriter, n: int, per_tx: int, p
         k = min(per_tx, n - written)
         async with pool.acquire() as conn, conn.transaction():
             await writer.add(conn, [event(aggregates[(written + i) % len(aggregates)], phase)
-                                    for i in range(k)], region="230102")
+                                    for i in range(k)])
         written += k
 
 
@@ -97,7 +99,7 @@ async def paced(pool: asyncpg.Pool, writer: OutboxWriter, rate: float, seconds: 
                 await asyncio.sleep(delay)
             async with pool.acquire() as conn, conn.transaction():
                 await writer.add(conn, [event(aggregates[(i + offset) % len(aggregates)],
-                                              "latency")], region="230102")
+                                              "latency")])
 
     await asyncio.gather(*(lane(k) for k in range(lanes)))
     return per_lane * lanes

@@ -147,13 +147,13 @@ async def test_handler_that_keeps_failing_is_dead_lettered_and_one_that_recovers
     record_applied = recorder("test-consumer")
     attempts: dict[str, int] = {}
 
-    async def flaky(conn, event, envelope):
+    async def flaky(tx, event):
         attempts[event.listing.title] = attempts.get(event.listing.title, 0) + 1
         if event.listing.title == "step-00000":
             raise RuntimeError("always broken")
         if event.listing.title == "step-00001" and attempts[event.listing.title] < 3:
             raise RuntimeError("broken twice")
-        await record_applied(conn, event, envelope)
+        await record_applied(tx, event)
 
     listing = uuid.uuid4()
     for step in range(3):
@@ -198,7 +198,7 @@ async def test_consumer_stopped_and_restarted_resumes_without_loss_or_double_eff
         writer = OutboxWriter("listing")
         async with writer_pool.acquire() as conn, conn.transaction():
             await writer.add(conn, [listing_event(a, s) for s in range(10, 20)
-                                    for a in aggregates], region="230102")
+                                    for a in aggregates])
         second = asyncio.create_task(runner_for(common, pool, producer).run())
         await wait_for(lambda: _at_least(applied_count(pool), 200), what="all 200")
         await asyncio.sleep(0.5)
@@ -295,13 +295,12 @@ async def test_the_trace_of_the_writing_command_reaches_the_handler(database_url
     producer = await started_producer(common)
     seen: list[tuple[str | None, str | None]] = []
 
-    async def handler(conn, event, envelope):
-        seen.append((current_traceparent(), envelope.traceparent))
+    async def handler(tx, event):
+        seen.append((current_traceparent(), tx.envelope.traceparent))
 
     with use_traceparent(None) as writing:
         async with pool.acquire() as conn, conn.transaction():
-            await OutboxWriter("listing").add(conn, [listing_event(uuid.uuid4(), 0)],
-                                              region="230102")
+            await OutboxWriter("listing").add(conn, [listing_event(uuid.uuid4(), 0)])
     tasks = [
         asyncio.create_task(relay_for(common, database_url, pool, producer).run()),
         asyncio.create_task(runner_for(common, pool, producer, handler=handler).run()),

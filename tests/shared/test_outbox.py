@@ -200,7 +200,7 @@ async def test_ce_time_is_the_events_own_time_and_older_rows_keep_their_write_ti
     ahead, older = (listing_event(uuid.uuid4(), 0).model_copy(update={"occurred_at": simulated})
                     for _ in range(2))
     async with pool.acquire() as conn, conn.transaction():
-        await OutboxWriter("listing").add(conn, [ahead, older], region="230102")
+        await OutboxWriter("listing").add(conn, [ahead, older])
         # A row written before the outbox kept the event's time.
         await conn.execute("UPDATE outbox SET occurred_at = NULL WHERE aggregateid = $1",
                            str(older.listing_id))

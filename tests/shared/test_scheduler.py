@@ -15,6 +15,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from shared.clock import ManualClock, SystemClock
+from shared.context import Tx
 from shared.db import create_pool, migrate
 from shared.scheduler import Deadline, Scheduler, cancel, pending, schedule
 from tests.support.pipeline import wait_for
@@ -92,7 +93,7 @@ async def test_payload_reaches_the_handler(database_url, pool):
     clock = ManualClock(T0)
     seen: list[Deadline] = []
 
-    async def handle(conn, deadline: Deadline) -> None:
+    async def handle(tx: Tx, deadline: Deadline) -> None:
         seen.append(deadline)
 
     s = _scheduler(pool, database_url, clock, {"deposit.release": handle})
@@ -166,7 +167,8 @@ async def test_failing_handler_is_retried_with_backoff_then_dead_others_still_fi
 ):
     clock = ManualClock(T0)
 
-    async def boom(conn, deadline: Deadline) -> None:
+    async def boom(tx: Tx, deadline: Deadline) -> None:
+        conn = tx.conn
         await conn.execute("INSERT INTO effects (kind, key, by, due_at) VALUES ($1, $2, 'x', $3)",
                            deadline.kind, deadline.key, deadline.due_at)
         raise RuntimeError(f"kaboom #{deadline.attempts + 1}")
@@ -213,7 +215,7 @@ async def test_failing_handler_is_retried_with_backoff_then_dead_others_still_fi
 async def test_a_rescheduled_failing_deadline_starts_its_attempts_afresh(database_url, pool):
     clock = ManualClock(T0)
 
-    async def boom(conn, deadline: Deadline) -> None:
+    async def boom(tx: Tx, deadline: Deadline) -> None:
         raise ValueError("not yet")
 
     s = _scheduler(pool, database_url, clock, {"boom": boom}, max_attempts=2)
@@ -245,11 +247,11 @@ async def test_a_handler_rescheduling_its_own_key(database_url, pool):
     kind = "auction.end"
     record = recorder("local")
 
-    async def end_or_extend(conn, deadline: Deadline) -> None:
-        await record(conn, deadline)
+    async def end_or_extend(tx: Tx, deadline: Deadline) -> None:
+        await record(tx, deadline)
         extensions = deadline.payload.get("extensions", 0)
         if extensions < 2:
-            await schedule(conn, kind, deadline.key, deadline.due_at + timedelta(minutes=5),
+            await schedule(tx.conn, kind, deadline.key, deadline.due_at + timedelta(minutes=5),
                            {"extensions": extensions + 1})
 
     s = _scheduler(pool, database_url, clock, {kind: end_or_extend})
@@ -470,8 +472,8 @@ async def test_rescheduling_or_cancelling_while_the_deadline_fires(database_url,
     inside, release = asyncio.Event(), asyncio.Event()
     record = recorder("local")
 
-    async def slow(conn, deadline: Deadline) -> None:
-        await record(conn, deadline)
+    async def slow(tx: Tx, deadline: Deadline) -> None:
+        await record(tx, deadline)
         inside.set()
         await release.wait()
 
@@ -507,11 +509,11 @@ async def test_a_handler_swallowing_a_database_error_does_not_pass_for_fired(dat
     clock = ManualClock(T0)
     calls = 0
 
-    async def swallow(conn, deadline: Deadline) -> None:
+    async def swallow(tx: Tx, deadline: Deadline) -> None:
         nonlocal calls
         calls += 1
         try:
-            await conn.execute("SELECT 1 / 0")
+            await tx.conn.execute("SELECT 1 / 0")
         except asyncpg.DivisionByZeroError:
             pass  # the transaction is aborted all the same
 

@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 import asyncpg
 
 from shared.consumer import ConsumerRunner, Handler
+from shared.context import Tx
 from shared.db import migrate
-from shared.envelope import Envelope
 from shared.events.listing import ListingCreated, ListingSnapshot
 from shared.kafka import ensure_topics, new_producer
 from shared.outbox import OutboxRelay, OutboxWriter
@@ -38,10 +38,11 @@ async def prepare(url: str) -> asyncpg.Pool:
 
 
 def recorder(consumer: str) -> Handler:
-    async def handle(conn: asyncpg.Connection, event: ListingCreated, env: Envelope) -> None:
-        await conn.execute(
+    async def handle(tx: Tx, event: ListingCreated) -> None:
+        assert tx.envelope is not None
+        await tx.conn.execute(
             "INSERT INTO applied (consumer, event_id, listing_id, title) VALUES ($1, $2, $3, $4)",
-            consumer, env.id, event.listing_id, event.listing.title,
+            consumer, tx.envelope.id, event.listing_id, event.listing.title,
         )
 
     return handle
@@ -68,7 +69,7 @@ async def write_interleaved(
     events = [listing_event(a, step) for step in range(per_aggregate) for a in aggregates]
     for i in range(0, len(events), batch):
         async with pool.acquire() as conn, conn.transaction():
-            await writer.add(conn, events[i : i + batch], region="230102")
+            await writer.add(conn, events[i : i + batch])
     return len(events)
 
 

@@ -12,9 +12,8 @@ from __future__ import annotations
 import asyncio
 import sys
 
-import asyncpg
-
 from shared.clock import SystemClock
+from shared.context import Tx
 from shared.db import create_pool
 from shared.scheduler import Deadline, Handler, Scheduler
 
@@ -32,8 +31,8 @@ CREATE TABLE IF NOT EXISTS effects (
 
 
 def recorder(by: str) -> Handler:
-    async def handle(conn: asyncpg.Connection, deadline: Deadline) -> None:
-        await conn.execute(
+    async def handle(tx: Tx, deadline: Deadline) -> None:
+        await tx.conn.execute(
             "INSERT INTO effects (kind, key, by, due_at) VALUES ($1, $2, $3, $4)",
             deadline.kind, deadline.key, by, deadline.due_at,
         )
