@@ -34,19 +34,18 @@ from services.settlement import ledger_store, store
 from services.settlement import metrics as m
 from services.settlement.books import Books
 from services.settlement.domain import transactions as tx
-from services.settlement.domain.fees import fee_for
-from services.settlement.domain.ledger import FEE_INCOME, buyer, inventor_team, seller
-from services.settlement.domain.split import split_net
-from services.settlement.domain.subsidy import Assessment, Side, assess
-from services.settlement.problems import (
+from services.settlement.domain.errors import (
     DealClosed,
     DepositMismatch,
     InvalidSchedule,
     Overpayment,
     ScheduleLocked,
-    UnknownDeal,
-    UnknownRegistration,
 )
+from services.settlement.domain.fees import fee_for
+from services.settlement.domain.ledger import FEE_INCOME, buyer, inventor_team, seller
+from services.settlement.domain.split import split_net
+from services.settlement.domain.subsidy import Assessment, Side, assess
+from services.settlement.problems import UnknownDeal, UnknownRegistration
 from shared.events import Event
 from shared.events.procedures import (
     DealConcluded,

@@ -50,3 +50,34 @@ class InvalidPolicy(SettlementProblem):
 class PolicyNotApplicable(SettlementProblem):
     slug = "settlement-policy-not-applicable"
     title = "The subsidy policy does not cover that year"
+
+
+# -- refusals of a deposit or a deal's settlement ----------------------------------------------
+class DepositMismatch(SettlementProblem):
+    slug = "settlement-deposit-mismatch"
+    status = 422
+    title = "The deposit amount is not what the bidder owes"
+
+
+class DealClosed(SettlementProblem):
+    slug = "settlement-deal-closed"
+    status = 409
+    title = "The deal's settlement is already completed or defaulted"
+
+
+class Overpayment(SettlementProblem):
+    slug = "settlement-overpayment"
+    status = 422
+    title = "The payment exceeds what is outstanding"
+
+
+class ScheduleLocked(SettlementProblem):
+    slug = "settlement-schedule-locked"
+    status = 409
+    title = "The schedule can only be changed before the first receipt"
+
+
+class InvalidSchedule(SettlementProblem):
+    slug = "settlement-invalid-schedule"
+    status = 422
+    title = "The payment schedule is not valid"
