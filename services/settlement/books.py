@@ -8,6 +8,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from services.settlement.config import SettlementSettings
+from services.settlement.domain.deal import ForfeitTo
 from services.settlement.domain.fees import FeeSchedule, parse_fee_schedule
 from services.settlement.domain.subsidy import SubsidyPolicy, parse_policy
 from shared.clock import Clock
@@ -21,7 +22,7 @@ class Books:
     release_after: timedelta
     payment_due: timedelta
     grace: timedelta
-    forfeit_to: str
+    forfeit_to: ForfeitTo
     default_inventor_share: Decimal
     min_inventor_share: Decimal
 

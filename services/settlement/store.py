@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -9,8 +10,10 @@ from decimal import Decimal
 
 import asyncpg
 
+from services.settlement.domain.deal import Deal, DealStatus, Deposit, DepositStatus
+from services.settlement.domain.subsidy import Assessment, Side
 from shared.events.auction import BidderRegistered
-from shared.events.procedures import DealConcluded
+from shared.events.settlement import Instalment, PaymentReceived, SubsidyAssessed
 
 Db = asyncpg.Pool | asyncpg.Connection
 
@@ -39,11 +42,6 @@ async def deposit_of(db: Db, procedure_id: uuid.UUID, bidder_id: str, *, lock: b
     return await db.fetchrow(
         f"SELECT {_DEPOSIT} FROM deposits WHERE procedure_id = $1 AND bidder_id = $2"
         + (" FOR UPDATE" if lock else ""), procedure_id, bidder_id)
-
-
-async def deposit(db: Db, deposit_id: uuid.UUID) -> asyncpg.Record | None:
-    return await db.fetchrow(f"SELECT {_DEPOSIT} FROM deposits WHERE deposit_id = $1",
-                             deposit_id)
 
 
 async def insert_deposit(conn: asyncpg.Connection, deposit_id: uuid.UUID, reg: asyncpg.Record,
@@ -79,52 +77,72 @@ async def settle_deposit(conn: asyncpg.Connection, deposit_id: uuid.UUID, status
                        deposit_id, status, at)
 
 
-async def attach_deposit(conn: asyncpg.Connection, deposit_id: uuid.UUID, deal_id: uuid.UUID
-                         ) -> None:
-    await conn.execute("UPDATE deposits SET deal_id = $2 WHERE deposit_id = $1",
-                       deposit_id, deal_id)
-
-
 # -- deals -----------------------------------------------------------------------------------------
-async def insert_deal(conn: asyncpg.Connection, e: DealConcluded, buyer_fee: int,
-                      seller_fee: int) -> bool:
+async def winner_deposit(conn: asyncpg.Connection, procedure_id: uuid.UUID, buyer_id: str
+                         ) -> Deposit | None:
+    """The deal's buyer's deposit for the procedure, locked, whatever its state."""
+    row = await deposit_of(conn, procedure_id, buyer_id, lock=True)
+    return None if row is None else Deposit(
+        row["deposit_id"], row["amount_fen"], DepositStatus(row["status"]), row["deal_id"],
+        row["settled_at"])
+
+
+async def load_deal(conn: asyncpg.Connection, deal_id: uuid.UUID) -> Deal | None:
+    """The deal with its deposit and schedule, its row locked until the transaction ends."""
+    row = await conn.fetchrow(
+        "SELECT d.*, p.amount_fen AS deposit_held_fen, p.status AS deposit_status,"
+        " p.settled_at AS deposit_settled_at FROM deals d"
+        " LEFT JOIN deposits p ON p.deposit_id = d.deposit_id"
+        " WHERE d.deal_id = $1 FOR UPDATE OF d", deal_id)
+    if row is None:
+        return None
+    deposit = None if row["deposit_id"] is None else Deposit(
+        row["deposit_id"], row["deposit_held_fen"], DepositStatus(row["deposit_status"]),
+        deal_id, row["deposit_settled_at"])
+    schedule = tuple(Instalment(n=i["n"], due_at=i["due_at"], amount_fen=i["amount_fen"])
+                     for i in await instalments(conn, deal_id))
+    return Deal(
+        deal_id=row["deal_id"], procedure_id=row["procedure_id"], listing_id=row["listing_id"],
+        route=row["route"], region=row["region"], seller_id=row["seller_id"],
+        buyer_id=row["buyer_id"], price_fen=row["price_fen"],
+        buyer_fee_fen=row["buyer_fee_fen"], seller_fee_fen=row["seller_fee_fen"],
+        concluded_at=row["concluded_at"], deposit=deposit, deposit_fen=row["deposit_fen"],
+        paid_fen=row["paid_fen"], schedule=schedule, status=DealStatus(row["status"]),
+        overdue_since=row["overdue_since"], completed_at=row["completed_at"],
+        defaulted_at=row["defaulted_at"])
+
+
+async def insert_deal(conn: asyncpg.Connection, d: Deal) -> bool:
+    """The deal as opened; False (and nothing written) if it is being settled already."""
     return bool(await conn.fetchval(
         "INSERT INTO deals (deal_id, procedure_id, listing_id, route, region, seller_id,"
         " buyer_id, price_fen, buyer_fee_fen, seller_fee_fen, concluded_at)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         " ON CONFLICT DO NOTHING RETURNING true",
-        e.deal_id, e.procedure_id, e.listing_id, e.route, e.region, e.seller_id, e.buyer_id,
-        e.price_fen, buyer_fee, seller_fee, e.concluded_at))
+        d.deal_id, d.procedure_id, d.listing_id, d.route, d.region, d.seller_id, d.buyer_id,
+        d.price_fen, d.buyer_fee_fen, d.seller_fee_fen, d.concluded_at))
 
 
-async def deal(db: Db, deal_id: uuid.UUID, *, lock: bool = False) -> asyncpg.Record | None:
+async def save_deal(conn: asyncpg.Connection, d: Deal) -> None:
+    """What a transition may change on the deal's row."""
+    await conn.execute(
+        "UPDATE deals SET deposit_id = $2, deposit_fen = $3, paid_fen = $4, status = $5,"
+        " overdue_since = $6, completed_at = $7, defaulted_at = $8 WHERE deal_id = $1",
+        d.deal_id, d.deposit.deposit_id if d.deposit else None, d.deposit_fen, d.paid_fen,
+        d.status.value, d.overdue_since, d.completed_at, d.defaulted_at)
+
+
+async def save_deposit(conn: asyncpg.Connection, d: Deposit) -> None:
+    await conn.execute(
+        "UPDATE deposits SET status = $2, deal_id = $3, settled_at = $4 WHERE deposit_id = $1",
+        d.deposit_id, d.status.value, d.deal_id, d.settled_at)
+
+
+async def deal(db: Db, deal_id: uuid.UUID) -> asyncpg.Record | None:
+    """The deal's row as the views show it (with what is outstanding)."""
     return await db.fetchrow(
         "SELECT *, price_fen + buyer_fee_fen - deposit_fen - paid_fen AS outstanding_fen"
-        " FROM deals WHERE deal_id = $1" + (" FOR UPDATE" if lock else ""), deal_id)
-
-
-async def set_deal_deposit(conn: asyncpg.Connection, deal_id: uuid.UUID,
-                           deposit_id: uuid.UUID, fen: int) -> None:
-    await conn.execute("UPDATE deals SET deposit_id = $2, deposit_fen = $3 WHERE deal_id = $1",
-                       deal_id, deposit_id, fen)
-
-
-async def add_paid(conn: asyncpg.Connection, deal_id: uuid.UUID, fen: int) -> None:
-    await conn.execute("UPDATE deals SET paid_fen = paid_fen + $2 WHERE deal_id = $1",
-                       deal_id, fen)
-
-
-async def set_overdue(conn: asyncpg.Connection, deal_id: uuid.UUID, since: datetime | None
-                      ) -> None:
-    await conn.execute("UPDATE deals SET overdue_since = $2 WHERE deal_id = $1", deal_id, since)
-
-
-async def close_deal(conn: asyncpg.Connection, deal_id: uuid.UUID, status: str, at: datetime
-                     ) -> None:
-    column = "completed_at" if status == "completed" else "defaulted_at"
-    await conn.execute(
-        f"UPDATE deals SET status = $2, {column} = $3, overdue_since = NULL WHERE deal_id = $1",
-        deal_id, status, at)
+        " FROM deals WHERE deal_id = $1", deal_id)
 
 
 async def instalments(db: Db, deal_id: uuid.UUID) -> list[asyncpg.Record]:
@@ -135,18 +153,19 @@ async def instalments(db: Db, deal_id: uuid.UUID) -> list[asyncpg.Record]:
 
 
 async def replace_instalments(conn: asyncpg.Connection, deal_id: uuid.UUID,
-                              rows: Sequence[tuple[int, datetime, int]]) -> None:
+                              rows: Sequence[Instalment]) -> None:
     await conn.execute("DELETE FROM instalments WHERE deal_id = $1", deal_id)
     await conn.executemany(
         "INSERT INTO instalments (deal_id, n, due_at, amount_fen) VALUES ($1, $2, $3, $4)",
-        [(deal_id, n, due, fen) for n, due, fen in rows])
+        [(deal_id, i.n, i.due_at, i.amount_fen) for i in rows])
 
 
-async def insert_payment(conn: asyncpg.Connection, payment_id: uuid.UUID, deal_id: uuid.UUID,
-                         fen: int, source: str, reference: str | None, at: datetime) -> None:
+async def insert_payment(conn: asyncpg.Connection, e: PaymentReceived) -> None:
+    """The receipt the event announces."""
     await conn.execute(
         "INSERT INTO payments (payment_id, deal_id, amount_fen, source, reference, received_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6)", payment_id, deal_id, fen, source, reference, at)
+        " VALUES ($1, $2, $3, $4, $5, $6)",
+        e.payment_id, e.deal_id, e.amount_fen, e.source, e.reference, e.received_at)
 
 
 async def payments(db: Db, deal_id: uuid.UUID) -> list[asyncpg.Record]:
@@ -170,22 +189,29 @@ async def set_inventor_share(conn: asyncpg.Connection, seller_id: str, share: De
 
 
 async def assessments_of(conn: asyncpg.Connection, policy_id: str, project_id: str, year: int
-                         ) -> list[asyncpg.Record]:
+                         ) -> list[Assessment]:
     # Lock the project's earlier assessments: "one side per project per year" is decided
     # against them, so two settlements of the same project are assessed one after the other.
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))",
                        f"subsidy:{policy_id}:{project_id}:{year}")
-    return await conn.fetch(
-        "SELECT * FROM subsidy_assessments WHERE policy_id = $1 AND project_id = $2"
-        " AND year = $3 ORDER BY assessed_at, side", policy_id, project_id, year)
+    return [Assessment(r["policy_id"], r["project_id"], r["year"], Side(r["side"]),
+                       r["received_fen"], r["amount_fen"], r["commissioner_share_fen"],
+                       tuple(json.loads(r["reasons"])))
+            for r in await conn.fetch(
+                "SELECT * FROM subsidy_assessments WHERE policy_id = $1 AND project_id = $2"
+                " AND year = $3 ORDER BY assessed_at, side", policy_id, project_id, year)]
 
 
-async def insert_assessment(conn: asyncpg.Connection, **row) -> bool:
-    cols = list(row)
+async def insert_assessment(conn: asyncpg.Connection, e: SubsidyAssessed) -> bool:
+    """The assessment the event announces; False if it is recorded already."""
     return bool(await conn.fetchval(
-        f"INSERT INTO subsidy_assessments ({', '.join(cols)})"
-        f" VALUES ({', '.join(f'${i + 1}' for i in range(len(cols)))})"
-        " ON CONFLICT DO NOTHING RETURNING true", *row.values()))
+        "INSERT INTO subsidy_assessments (assessment_id, deal_id, policy_id, project_id, year,"
+        " side, recipient_id, region, received_fen, amount_fen, commissioner_share_fen,"
+        " reasons, assessed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        " ON CONFLICT DO NOTHING RETURNING true",
+        e.assessment_id, e.deal_id, e.policy_id, e.project_id, e.year, e.side, e.recipient_id,
+        e.region, e.received_fen, e.amount_fen, e.commissioner_share_fen,
+        json.dumps(e.reasons), e.assessed_at))
 
 
 async def subsidy_report(db: Db, prefix: str, year: int) -> list[asyncpg.Record]:

@@ -71,6 +71,7 @@ __all__ = [
     "DealStatus",
     "Deposit",
     "DepositStatus",
+    "ForfeitTo",
     "Step",
     "Timer",
     "Watch",
