@@ -31,12 +31,13 @@ from services.registry.problems import (
     NumbersExhausted,
 )
 from shared.auth import Principal, authorize_region
-from shared.events.procedures import ContractParty, ContractRegistered
 from shared.events.registry import (
     ContractAmended,
     ContractCancelled,
     ContractFiled,
+    ContractParty,
     ContractRefused,
+    ContractRegistered,
     RefusalReason,
 )
 from shared.idempotency import Once

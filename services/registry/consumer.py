@@ -12,8 +12,8 @@ import asyncpg
 from services.registry import repository
 from shared.envelope import Envelope
 from shared.events.listing import ListingCreated
-from shared.events.procedures import SettlementCompleted
 from shared.events.registry import ContractDrafted
+from shared.events.settlement import SettlementCompleted
 from shared.outbox import OutboxWriter
 
 OUTBOX = OutboxWriter("registry")

@@ -35,8 +35,14 @@ from services.settlement.domain.deal import (
 from services.settlement.domain.errors import DepositMismatch
 from services.settlement.problems import UnknownDeal, UnknownRegistration
 from shared.events import Event
-from shared.events.procedures import DealConcluded, DepositConfirmed, SettlementCompleted
-from shared.events.settlement import DepositReleased, PaymentReceived, SubsidyAssessed
+from shared.events.auction import DealConcluded
+from shared.events.settlement import (
+    DepositConfirmed,
+    DepositReleased,
+    PaymentReceived,
+    SettlementCompleted,
+    SubsidyAssessed,
+)
 from shared.scheduler import cancel, schedule
 
 RELEASE = "settlement.deposit-release"

@@ -50,9 +50,10 @@ from services.settlement.domain.ledger import FEE_INCOME, Posting, buyer, invent
 from services.settlement.domain.money import require_fen
 from services.settlement.domain.split import split_net
 from services.settlement.domain.subsidy import Assessment, Side, SubsidyPolicy, assess
+from shared.events.auction import DealConcluded
 from shared.events.base import Event
-from shared.events.procedures import DealConcluded, DealDefaulted, SettlementCompleted
 from shared.events.settlement import (
+    DealDefaulted,
     DepositApplied,
     DepositForfeited,
     FeeCharged,
@@ -61,6 +62,7 @@ from shared.events.settlement import (
     PaymentReceived,
     PaymentScheduleSet,
     PayoutMade,
+    SettlementCompleted,
     SettlementOpened,
     SubsidyAssessed,
 )

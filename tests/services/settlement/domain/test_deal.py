@@ -45,8 +45,9 @@ from services.settlement.domain.ledger import (
     subsidy_receivable,
 )
 from services.settlement.domain.subsidy import Assessment, Side, parse_policy
-from shared.events.procedures import DealConcluded, DealDefaulted, SettlementCompleted
+from shared.events.auction import DealConcluded
 from shared.events.settlement import (
+    DealDefaulted,
     DepositApplied,
     DepositForfeited,
     FeeCharged,
@@ -55,6 +56,7 @@ from shared.events.settlement import (
     PaymentReceived,
     PaymentScheduleSet,
     PayoutMade,
+    SettlementCompleted,
     SettlementOpened,
     SubsidyAssessed,
 )
