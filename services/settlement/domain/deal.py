@@ -41,6 +41,7 @@ from zoneinfo import ZoneInfo
 from services.settlement.domain import transactions as tx
 from services.settlement.domain.errors import (
     DealClosed,
+    DepositMismatch,
     InvalidSchedule,
     Overpayment,
     ScheduleLocked,
@@ -77,6 +78,8 @@ __all__ = [
     "Step",
     "Timer",
     "Watch",
+    "deposit_id_for",
+    "require_owed",
     "subsidy_year",
 ]
 
@@ -132,6 +135,20 @@ class Deposit:
 
     def settle(self, status: DepositStatus, at: datetime) -> Deposit:
         return replace(self, status=status, settled_at=at)
+
+
+def deposit_id_for(procedure_id: uuid.UUID, bidder_id: str) -> uuid.UUID:
+    """The one deposit of a bidder for a procedure (confirming it again finds it)."""
+    return uuid.uuid5(procedure_id, f"deposit:{bidder_id}")
+
+
+def require_owed(bidder_id: str, owed_fen: int, amount_fen: int) -> None:
+    """A deposit is confirmed for exactly what the bidder's registration says it owes."""
+    if amount_fen != owed_fen:
+        raise DepositMismatch(
+            f"Bidder {bidder_id!r} owes a deposit of {owed_fen} fen, not {amount_fen}.",
+            errors=[{"field": "body.amount_fen", "message": f"must be {owed_fen}"}],
+            expected_fen=owed_fen)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
-"""Domain errors, each a problem+json type of its own."""
+"""The settlement service's problems, each a problem+json type of its own: domain refusals,
+lookups that find nothing and bank callbacks refused at the door."""
 
 from __future__ import annotations
 
@@ -81,3 +82,33 @@ class InvalidSchedule(SettlementProblem):
     slug = "settlement-invalid-schedule"
     status = 422
     title = "The payment schedule is not valid"
+
+
+# -- lookups that find nothing -------------------------------------------------------------------
+class UnknownRegistration(Problem):
+    slug = "settlement-unknown-registration"
+    status = 404
+    title = "No registration of this bidder for this procedure is known"
+
+
+class UnknownDeal(Problem):
+    """The deal may yet arrive (its ``DealConcluded`` is consumed asynchronously), so a keyed
+    command refused with it is not stored: the retry runs as new."""
+
+    slug = "settlement-unknown-deal"
+    status = 404
+    title = "No such deal is being settled"
+    retryable = True
+
+
+# -- bank callbacks refused at the door --------------------------------------------------------
+class BadSignature(Problem):
+    slug = "settlement-bank-signature-invalid"
+    status = 401
+    title = "The bank callback's signature is invalid"
+
+
+class StaleCallback(Problem):
+    slug = "settlement-bank-callback-stale"
+    status = 401
+    title = "The bank callback's timestamp is outside the accepted window"

@@ -1,83 +1,21 @@
-"""asyncpg SQL of registrations, deposits, deals, schedules, payments, splits and subsidies."""
+"""SQL of deals: the aggregate's rows (deal, deposit it counts on, schedule), its receipts
+and subsidy assessments, and the views of them."""
 
 from __future__ import annotations
 
 import json
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
-from decimal import Decimal
 
 import asyncpg
 
 from services.settlement.domain.deal import Deal, DealStatus, Deposit, DepositStatus
 from services.settlement.domain.subsidy import Assessment, Side
-from shared.events.auction import BidderRegistered
+from services.settlement.store import Db
+from services.settlement.store.deposits import deposit_of
 from shared.events.settlement import Instalment, PaymentReceived, SubsidyAssessed
 
-Db = asyncpg.Pool | asyncpg.Connection
 
-
-# -- registrations and deposits -----------------------------------------------------------------
-async def record_registration(conn: asyncpg.Connection, e: BidderRegistered) -> bool:
-    """What the bidder owes; the first registration stands (a redelivery changes nothing)."""
-    return bool(await conn.fetchval(
-        "INSERT INTO registrations (procedure_id, bidder_id, deposit_fen, region, registered_at)"
-        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING true",
-        e.procedure_id, e.bidder_id, e.deposit_fen, e.region, e.occurred_at))
-
-
-async def registration(db: Db, procedure_id: uuid.UUID, bidder_id: str) -> asyncpg.Record | None:
-    return await db.fetchrow(
-        "SELECT procedure_id, bidder_id, deposit_fen, region FROM registrations"
-        " WHERE procedure_id = $1 AND bidder_id = $2", procedure_id, bidder_id)
-
-
-_DEPOSIT = ("deposit_id, procedure_id, bidder_id, amount_fen, region, status, bank_reference,"
-            " confirmed_at, deal_id, settled_at")
-
-
-async def deposit_of(db: Db, procedure_id: uuid.UUID, bidder_id: str, *, lock: bool = False
-                     ) -> asyncpg.Record | None:
-    return await db.fetchrow(
-        f"SELECT {_DEPOSIT} FROM deposits WHERE procedure_id = $1 AND bidder_id = $2"
-        + (" FOR UPDATE" if lock else ""), procedure_id, bidder_id)
-
-
-async def insert_deposit(conn: asyncpg.Connection, deposit_id: uuid.UUID, reg: asyncpg.Record,
-                         reference: str | None, at: datetime) -> asyncpg.Record | None:
-    """The new deposit, or None if one for this bidder and procedure exists already."""
-    return await conn.fetchrow(
-        "INSERT INTO deposits (deposit_id, procedure_id, bidder_id, amount_fen, region,"
-        " bank_reference, confirmed_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-        f" ON CONFLICT DO NOTHING RETURNING {_DEPOSIT}",
-        deposit_id, reg["procedure_id"], reg["bidder_id"], reg["deposit_fen"], reg["region"],
-        reference, at)
-
-
-async def deposits_for(db: Db, procedure_id: uuid.UUID, bidder_id: str | None = None
-                       ) -> list[asyncpg.Record]:
-    return await db.fetch(
-        f"SELECT {_DEPOSIT} FROM deposits WHERE procedure_id = $1"
-        " AND ($2::text IS NULL OR bidder_id = $2) ORDER BY confirmed_at, bidder_id",
-        procedure_id, bidder_id)
-
-
-async def held_unattached(conn: asyncpg.Connection, procedure_id: uuid.UUID
-                          ) -> list[asyncpg.Record]:
-    """Held deposits of the procedure that no deal counts on (the losers'), locked."""
-    return await conn.fetch(
-        f"SELECT {_DEPOSIT} FROM deposits WHERE procedure_id = $1 AND status = 'held'"
-        " AND deal_id IS NULL ORDER BY bidder_id FOR UPDATE", procedure_id)
-
-
-async def settle_deposit(conn: asyncpg.Connection, deposit_id: uuid.UUID, status: str,
-                         at: datetime) -> None:
-    await conn.execute("UPDATE deposits SET status = $2, settled_at = $3 WHERE deposit_id = $1",
-                       deposit_id, status, at)
-
-
-# -- deals -----------------------------------------------------------------------------------------
 async def winner_deposit(conn: asyncpg.Connection, procedure_id: uuid.UUID, buyer_id: str
                          ) -> Deposit | None:
     """The deal's buyer's deposit for the procedure, locked, whatever its state."""
@@ -87,7 +25,7 @@ async def winner_deposit(conn: asyncpg.Connection, procedure_id: uuid.UUID, buye
         row["settled_at"])
 
 
-async def load_deal(conn: asyncpg.Connection, deal_id: uuid.UUID) -> Deal | None:
+async def load(conn: asyncpg.Connection, deal_id: uuid.UUID) -> Deal | None:
     """The deal with its deposit and schedule, its row locked until the transaction ends."""
     row = await conn.fetchrow(
         "SELECT d.*, p.amount_fen AS deposit_held_fen, p.status AS deposit_status,"
@@ -112,7 +50,7 @@ async def load_deal(conn: asyncpg.Connection, deal_id: uuid.UUID) -> Deal | None
         defaulted_at=row["defaulted_at"])
 
 
-async def insert_deal(conn: asyncpg.Connection, d: Deal) -> bool:
+async def insert(conn: asyncpg.Connection, d: Deal) -> bool:
     """The deal as opened; False (and nothing written) if it is being settled already."""
     return bool(await conn.fetchval(
         "INSERT INTO deals (deal_id, procedure_id, listing_id, route, region, seller_id,"
@@ -123,7 +61,7 @@ async def insert_deal(conn: asyncpg.Connection, d: Deal) -> bool:
         d.price_fen, d.buyer_fee_fen, d.seller_fee_fen, d.concluded_at))
 
 
-async def save_deal(conn: asyncpg.Connection, d: Deal) -> None:
+async def save(conn: asyncpg.Connection, d: Deal) -> None:
     """What a transition may change on the deal's row."""
     await conn.execute(
         "UPDATE deals SET deposit_id = $2, deposit_fen = $3, paid_fen = $4, status = $5,"
@@ -138,7 +76,13 @@ async def save_deposit(conn: asyncpg.Connection, d: Deposit) -> None:
         d.deposit_id, d.status.value, d.deal_id, d.settled_at)
 
 
-async def deal(db: Db, deal_id: uuid.UUID) -> asyncpg.Record | None:
+async def overdue_count(db: Db) -> int:
+    """Open deals with a payment overdue."""
+    return await db.fetchval(
+        "SELECT count(*) FROM deals WHERE status = 'open' AND overdue_since IS NOT NULL")
+
+
+async def row(db: Db, deal_id: uuid.UUID) -> asyncpg.Record | None:
     """The deal's row as the views show it (with what is outstanding)."""
     return await db.fetchrow(
         "SELECT *, price_fen + buyer_fee_fen - deposit_fen - paid_fen AS outstanding_fen"
@@ -174,20 +118,7 @@ async def payments(db: Db, deal_id: uuid.UUID) -> list[asyncpg.Record]:
         " WHERE deal_id = $1 ORDER BY received_at, payment_id", deal_id)
 
 
-# -- splits and subsidies ----------------------------------------------------------------------
-async def inventor_share(db: Db, seller_id: str) -> Decimal | None:
-    return await db.fetchval("SELECT inventor_share FROM seller_splits WHERE seller_id = $1",
-                             seller_id)
-
-
-async def set_inventor_share(conn: asyncpg.Connection, seller_id: str, share: Decimal,
-                             by: str, at: datetime) -> None:
-    await conn.execute(
-        "INSERT INTO seller_splits (seller_id, inventor_share, set_by, set_at)"
-        " VALUES ($1, $2, $3, $4) ON CONFLICT (seller_id) DO UPDATE"
-        " SET inventor_share = $2, set_by = $3, set_at = $4", seller_id, share, by, at)
-
-
+# -- subsidy assessments ---------------------------------------------------------------------
 async def assessments_of(conn: asyncpg.Connection, policy_id: str, project_id: str, year: int
                          ) -> list[Assessment]:
     # Lock the project's earlier assessments: "one side per project per year" is decided
