@@ -1,3 +1,9 @@
+"""The settlement service's settings, and the books they name (fee schedule, subsidy policies,
+settlement rules)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -5,6 +11,9 @@ from typing import ClassVar, Literal
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from services.settlement.domain.books import Books
+from services.settlement.domain.fees import parse_fee_schedule
+from services.settlement.domain.subsidy import parse_policy
 from shared.settings import ServiceSettings
 
 POLICIES = Path(__file__).parent / "policies"
@@ -40,3 +49,17 @@ class SettlementSettings(ServiceSettings):
     """HMAC key of the bank's callbacks; the default is the embedded default's only."""
     bank_callback_window_seconds: int = Field(default=300, gt=0)
     """Callbacks whose signed timestamp is further than this from now are refused (replays)."""
+
+
+def load_books(settings: SettlementSettings) -> Books:
+    """The books the settings name: the policy files read and parsed, the rules as durations."""
+    return Books(
+        fees=parse_fee_schedule(settings.fee_schedule_file.read_bytes()),
+        policies=tuple(parse_policy(p.read_bytes()) for p in settings.subsidy_policy_files),
+        release_after=timedelta(hours=settings.deposit_release_hours),
+        payment_due=timedelta(days=settings.payment_due_days),
+        grace=timedelta(days=settings.default_grace_days),
+        forfeit_to=settings.forfeit_to,
+        default_inventor_share=settings.default_inventor_share,
+        min_inventor_share=settings.min_inventor_share,
+    )

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import asyncpg
+from collections.abc import Iterable
+
 from prometheus_client import Counter, Gauge
 
-from services.settlement import ledger_store
+from services.settlement.store import Db, deals, ledger
+from shared.events import Event
+from shared.events.settlement import SettlementCompleted, SubsidyAssessed
 
 SETTLED = Counter(
     "techex_settlement_settled_fen",
@@ -21,9 +24,20 @@ SUBSIDIES = Counter(
     ["province"])
 
 
-async def refresh(db: asyncpg.Pool | asyncpg.Connection) -> None:
-    """Set the gauges from the database (the ledger for deposits, the deals for overdue)."""
-    DEPOSITS_HELD.set(await ledger_store.deposits_held_fen(db))
-    OVERDUE.set(await db.fetchval(
-        "SELECT count(*) FROM deals WHERE status = 'open' AND overdue_since IS NOT NULL"))
+def province_of(region: str) -> str:
+    return region[:2] + "0000"
 
+
+def count(events: Iterable[Event]) -> None:
+    """The business counters of what a handler published: completions and subsidies granted."""
+    for e in events:
+        if isinstance(e, SettlementCompleted):
+            SETTLED.labels(province_of(e.region)).inc(e.received_fen)
+        elif isinstance(e, SubsidyAssessed) and e.amount_fen:
+            SUBSIDIES.labels(province_of(e.region)).inc(e.amount_fen)
+
+
+async def refresh(db: Db) -> None:
+    """Set the gauges from the database (the ledger for deposits, the deals for overdue)."""
+    DEPOSITS_HELD.set(await ledger.deposits_held_fen(db))
+    OVERDUE.set(await deals.overdue_count(db))

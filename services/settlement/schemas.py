@@ -1,13 +1,80 @@
-"""What the settlement API answers (request bodies live with their routes)."""
+"""The settlement API's models: request bodies (the bank's callbacks included) and answers."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import asyncpg
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from shared.bounds import AwareTimestamp, PositiveFen, Reference, Share, SubjectId
+
+
+# -- requests ------------------------------------------------------------------------------------
+class DepositIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    procedure_id: uuid.UUID
+    bidder_id: SubjectId
+    amount_fen: PositiveFen
+    bank_reference: Reference | None = None
+
+
+class InstalmentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    due_at: AwareTimestamp
+    amount_fen: PositiveFen
+
+
+class ScheduleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    instalments: list[InstalmentIn] = Field(min_length=1, max_length=60)
+
+
+class PaymentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount_fen: PositiveFen
+    reference: Reference | None = None
+
+
+class SplitIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    inventor_share: Annotated[Share, Field(description="the inventor team's share of the net")]
+
+
+class DepositCallback(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["deposit"]
+    reference: Reference
+    timestamp: AwareTimestamp
+    amount_fen: PositiveFen
+    procedure_id: uuid.UUID
+    bidder_id: SubjectId
+
+
+class PaymentCallback(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["payment"]
+    reference: Reference
+    timestamp: AwareTimestamp
+    amount_fen: PositiveFen
+    deal_id: uuid.UUID
+
+
+CALLBACK: TypeAdapter[DepositCallback | PaymentCallback] = TypeAdapter(
+    Annotated[DepositCallback | PaymentCallback, Field(discriminator="kind")])
+"""Either kind of callback, told apart by ``kind``."""
+
+
+# -- answers -------------------------------------------------------------------------------------
 
 
 class DepositOut(BaseModel):

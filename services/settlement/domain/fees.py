@@ -25,9 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from services.settlement.domain.errors import InvalidFeeSchedule
 from services.settlement.domain.money import require_fen, round_half_up
+from shared.bounds import Fen, PositiveFen
 from shared.problems import field_errors
 
-Fen = Annotated[int, Field(strict=True, ge=0)]
 Rate = Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False)]
 
 
@@ -36,7 +36,7 @@ class FeeTier(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    up_to_fen: Annotated[int, Field(strict=True, gt=0)] | None
+    up_to_fen: PositiveFen | None
     rate: Rate
 
 

@@ -25,6 +25,15 @@ def _check_share(share: object) -> Decimal:
     return share
 
 
+def require_floor(share: Decimal, floor: Decimal) -> Decimal:
+    """A seller's configured inventor share: never below the exchange's floor."""
+    if share < floor:
+        raise InvalidSplit(
+            f"The inventor share may not be below {floor}.",
+            errors=[{"field": "body.inventor_share", "message": f"at least {floor}"}])
+    return share
+
+
 @dataclass(frozen=True)
 class SplitPolicy:
     """The default share and per-seller overrides (seller id → inventor share)."""

@@ -28,9 +28,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from services.settlement.domain.errors import InvalidPolicy, PolicyNotApplicable
 from services.settlement.domain.money import apply_rate, require_fen
+from shared.bounds import Fen
 from shared.problems import field_errors
 
-Fen = Annotated[int, Field(strict=True, ge=0)]
 Rate = Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False)]
 
 

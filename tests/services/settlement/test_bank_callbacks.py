@@ -7,8 +7,8 @@ import json
 import uuid
 from datetime import timedelta
 
-from services.settlement.bank import SIGNATURE_HEADER, sign
 from services.settlement.config import SettlementSettings
+from services.settlement.domain.bank import SIGNATURE_HEADER, sign
 from tests.services.settlement.support import (
     NOW,
     concluded,
@@ -77,11 +77,11 @@ async def test_bad_callbacks_are_refused_and_post_nothing(settlement, common, cl
     ok = {"kind": "payment", "reference": "R-1", "timestamp": NOW.isoformat(),
           "amount_fen": 1_000_000, "deal_id": str(deal.deal_id)}
     cases = [
-        (await _post(client, ok, secret="not-the-bank"), 401, "bank-signature-invalid"),
-        (await _post(client, ok, tamper=True), 401, "bank-signature-invalid"),
-        (await client.post("/bank/callbacks", json=ok), 401, "bank-signature-invalid"),
+        (await _post(client, ok, secret="not-the-bank"), 401, "settlement-bank-signature-invalid"),
+        (await _post(client, ok, tamper=True), 401, "settlement-bank-signature-invalid"),
+        (await client.post("/bank/callbacks", json=ok), 401, "settlement-bank-signature-invalid"),
         (await _post(client, {**ok, "timestamp": (NOW - timedelta(minutes=6)).isoformat()}),
-         401, "bank-callback-stale"),
+         401, "settlement-bank-callback-stale"),
         (await _post(client, {**ok, "amount_fen": -5}), 422, "validation"),
         (await _post(client, {**ok, "amount_fen": 99_000_000}), 422, "settlement-overpayment"),
         (await _post(client, {**ok, "deal_id": str(uuid.uuid4())}), 404,

@@ -20,18 +20,21 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from services.settlement import ledger_store, settling, store
-from services.settlement.books import Books
-from services.settlement.config import SettlementSettings
+from services.settlement import handlers
+from services.settlement.config import SettlementSettings, load_books
 from services.settlement.domain.ledger import Account, Ledger, Line, Posting
+from services.settlement.store import deals, deposits
+from services.settlement.store import ledger as ledger_store
 from shared.clock import ManualClock
+from shared.context import Tx
 from shared.db import migrate
-from shared.events.auction import DealConcluded
+from shared.events.auction import AuctionFailed, DealConcluded
 from shared.problems import Problem
+from shared.scheduler import Deadline
 from techex.stack.stack import create_database
 from tests.services.settlement.support import NOW, registered
 
-MIGRATIONS = Path(settling.__file__).parent / "migrations"
+MIGRATIONS = Path(handlers.__file__).parent / "migrations"
 BIDDERS = ("a-co", "b-co", "c-co")
 
 amounts = st.integers(min_value=1, max_value=50_000_000)
@@ -82,7 +85,7 @@ def _in_thread(coro):
 
 async def _run(url: str, ops: list[tuple]) -> set[str]:
     clock = ManualClock(NOW)
-    books = Books.from_settings(SettlementSettings(database_url=url), clock)
+    books = load_books(SettlementSettings(database_url=url))
     proc = uuid.uuid4()
     deal_id: uuid.UUID | None = None
     conn = await asyncpg.connect(url)
@@ -90,33 +93,35 @@ async def _run(url: str, ops: list[tuple]) -> set[str]:
         for op in ops:
             try:
                 async with conn.transaction():
+                    tx = Tx(conn, clock)
                     match op:
                         case ("deposit", name, fen):
                             bidder = f"{name}@{proc.hex[:8]}"  # accounts of this example
-                            await store.record_registration(conn, registered(proc, bidder, fen))
-                            reg = await store.registration(conn, proc, bidder)
-                            await settling.confirm_deposit(conn, books, proc, bidder,
-                                                           reg["deposit_fen"], None)
+                            await handlers.on_bidder_registered(tx, registered(proc, bidder, fen))
+                            reg = await deposits.registration(conn, proc, bidder)
+                            await handlers.confirm_deposit(tx, proc, bidder, reg["deposit_fen"],
+                                                           None)
                         case ("deal", name, price):
                             if deal_id is None:
                                 e = _deal(proc, f"{name}@{proc.hex[:8]}", price, clock)
-                                await settling.open_deal(conn, books, e)
+                                await handlers.on_deal_concluded(tx, e, books)
                                 deal_id = e.deal_id
                         case ("pay", fen) if deal_id:
-                            await settling.record_payment(conn, books, deal_id, fen,
-                                                          "operator", None)
+                            await handlers.record_payment(tx, deal_id, fen, source="operator",
+                                                          reference=None, books=books)
                         case ("pay-rest",) if deal_id:
-                            d = await store.deal(conn, deal_id)
-                            await settling.record_payment(conn, books, deal_id,
-                                                          d["outstanding_fen"], "bank", "x")
+                            d = await deals.row(conn, deal_id)
+                            await handlers.record_payment(tx, deal_id, d["outstanding_fen"],
+                                                          source="bank", reference="x",
+                                                          books=books)
                         case ("release",):
-                            await settling.release_deposits(conn, books, proc,
-                                                            "procedure-failed")
+                            await handlers.on_auction_failed(tx, _failed(proc))
                         case ("time", days):  # deadlines: overdue, then default
                             clock.advance(timedelta(days=days))
                             if deal_id:
-                                await settling.check_overdue(conn, books, deal_id)
-                                await settling.check_default(conn, books, deal_id)
+                                due = _due(deal_id)
+                                await handlers.on_payment_due(tx, due, books)
+                                await handlers.on_grace_over(tx, due, books)
             except Problem:
                 pass  # refused (overpayment, closed deal, …): rolled back, nothing posted
             await _check(conn)
@@ -124,6 +129,16 @@ async def _run(url: str, ops: list[tuple]) -> set[str]:
             "SELECT status FROM deals WHERE deal_id = $1", deal_id)} if deal_id else set()
     finally:
         await conn.close()
+
+
+def _failed(proc) -> AuctionFailed:
+    return AuctionFailed(procedure_id=proc, listing_id=uuid.uuid4(), region="230102",
+                         reason="no-bid", failed_at=NOW)
+
+
+def _due(deal_id: uuid.UUID) -> Deadline:
+    return Deadline(id=0, kind=handlers.OVERDUE, key=str(deal_id), due_at=NOW, payload=None,
+                    attempts=0, created_at=NOW)
 
 
 def _deal(proc, winner, price, clock) -> DealConcluded:

@@ -2,21 +2,17 @@
 
 The bank sends ``X-Bank-Signature: sha256=<hex>`` where ``<hex>`` is
 ``HMAC-SHA256(secret, raw body)``; the body carries ``timestamp`` (ISO 8601, timezone-aware), so
-the timestamp is signed too and a replay older than the window is refused.
+the timestamp is signed too and a replay older than the window is refused. The callback bodies
+are in ``schemas.py``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import uuid
 from datetime import datetime, timedelta
-from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
-
-from services.settlement.problems import BadSignature, StaleCallback
-from shared.bounds import AwareTimestamp, PositiveFen, Reference, SubjectId
+from services.settlement.domain.errors import BadSignature, StaleCallback
 
 SIGNATURE_HEADER = "X-Bank-Signature"
 
@@ -38,29 +34,3 @@ def check_fresh(at: datetime, now: datetime, window: timedelta) -> None:
             f"The callback is timestamped {at.isoformat()}, more than "
             f"{int(window.total_seconds())} s from now: refused as a possible replay.",
             errors=[{"field": "body.timestamp", "message": "outside the accepted window"}])
-
-
-class DepositCallback(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    kind: Literal["deposit"]
-    reference: Reference
-    timestamp: AwareTimestamp
-    amount_fen: PositiveFen
-    procedure_id: uuid.UUID
-    bidder_id: SubjectId
-
-
-class PaymentCallback(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    kind: Literal["payment"]
-    reference: Reference
-    timestamp: AwareTimestamp
-    amount_fen: PositiveFen
-    deal_id: uuid.UUID
-
-
-CALLBACK: TypeAdapter[DepositCallback | PaymentCallback] = TypeAdapter(
-    Annotated[DepositCallback | PaymentCallback, Field(discriminator="kind")])
-"""Either kind of callback, told apart by ``kind``."""

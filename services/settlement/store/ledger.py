@@ -14,6 +14,7 @@ from datetime import datetime
 import asyncpg
 
 from services.settlement.domain.ledger import AccountKind, Posting
+from services.settlement.store import Db
 
 
 async def post(conn: asyncpg.Connection, postings: Iterable[Posting], at: datetime,
@@ -34,20 +35,20 @@ async def post(conn: asyncpg.Connection, postings: Iterable[Posting], at: dateti
     return written
 
 
-async def trial_balance(db: asyncpg.Pool | asyncpg.Connection) -> list[asyncpg.Record]:
+async def trial_balance(db: Db) -> list[asyncpg.Record]:
     return await db.fetch(
         "SELECT account, sum(debit_fen)::bigint AS debit_fen, sum(credit_fen)::bigint AS credit_fen"
         " FROM lines GROUP BY account ORDER BY account")
 
 
-async def balance(db: asyncpg.Pool | asyncpg.Connection, account: str) -> int:
+async def balance(db: Db, account: str) -> int:
     """``debits − credits`` of the account."""
     return await db.fetchval(
         "SELECT coalesce(sum(debit_fen - credit_fen), 0)::bigint FROM lines WHERE account = $1",
         account)
 
 
-async def statement(db: asyncpg.Pool | asyncpg.Connection, account: str, after: int,
+async def statement(db: Db, account: str, after: int,
                     limit: int) -> list[asyncpg.Record]:
     """The account's lines after line ``after`` (the cursor), with the running balance."""
     return await db.fetch(
@@ -61,7 +62,7 @@ async def statement(db: asyncpg.Pool | asyncpg.Connection, account: str, after: 
         account, after, limit)
 
 
-async def unbalanced_entries(db: asyncpg.Pool | asyncpg.Connection) -> list[str]:
+async def unbalanced_entries(db: Db) -> list[str]:
     """Entries whose lines do not balance (always none: the trigger refuses them)."""
     rows = await db.fetch(
         "SELECT entry_id FROM lines GROUP BY entry_id"
@@ -69,7 +70,7 @@ async def unbalanced_entries(db: asyncpg.Pool | asyncpg.Connection) -> list[str]
     return [r["entry_id"] for r in rows]
 
 
-async def deposits_held_fen(db: asyncpg.Pool | asyncpg.Connection) -> int:
+async def deposits_held_fen(db: Db) -> int:
     """What the exchange holds in deposits: the credit balance of every deposits_held account."""
     return await db.fetchval(
         "SELECT coalesce(sum(credit_fen - debit_fen), 0)::bigint FROM lines"

@@ -1,4 +1,4 @@
-"""asyncpg SQL of the settlement service."""
+"""SQL of the known listings (the read model the listing service's events keep)."""
 
 from __future__ import annotations
 

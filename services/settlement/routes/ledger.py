@@ -1,24 +1,23 @@
-"""HTTP queries of the ledger (trial balance, account statements) and the subsidy report."""
+"""``/ledger`` and ``/subsidies``: queries of the ledger (trial balance, account statements)
+and the subsidy report."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 
-from services.settlement import ledger_store, store
 from services.settlement.domain.ledger import Account, AccountKind
 from services.settlement.schemas import Statement, SubsidyReport, TrialBalance
-from shared.auth import Principal, Role, authorize_region, require
+from services.settlement.store import deals, ledger
+from shared.auth import Role, authorize_region
 from shared.bounds import MAX_YEAR, MIN_YEAR, AccountName, Cursor
 from shared.problems import PROBLEM_RESPONSES, forbidden
 from shared.regions import Region, RegionLevel
+from shared.roles import Anyone, Overseer
 from shared.service import runtime_of
 
 router = APIRouter(tags=["ledger"], responses=PROBLEM_RESPONSES)
-
-Overseer = Annotated[Principal, Depends(require(Role.OPERATOR, Role.REGULATOR))]
-Anyone = Annotated[Principal, Depends(require(*Role))]
 
 _OWN_KINDS = {Role.BUYER: AccountKind.BUYER, Role.SELLER: AccountKind.SELLER}
 
@@ -27,7 +26,7 @@ _OWN_KINDS = {Role.BUYER: AccountKind.BUYER, Role.SELLER: AccountKind.SELLER}
 async def trial_balance(request: Request, _: Overseer) -> dict[str, Any]:
     """Every account's debits, credits and balance (``debits − credits``), summed from the
     lines; the totals agree for a ledger of balanced postings."""
-    rows = await ledger_store.trial_balance(runtime_of(request).pool)
+    rows = await ledger.trial_balance(runtime_of(request).pool)
     debit = sum(r["debit_fen"] for r in rows)
     credit = sum(r["credit_fen"] for r in rows)
     return {"accounts": [{"account": r["account"], "debit_fen": r["debit_fen"],
@@ -49,7 +48,7 @@ async def statement(account: Annotated[AccountName, Path()], request: Request,
         own = _OWN_KINDS.get(principal.role)
         if own is None or parsed != Account(own, principal.subject):
             raise forbidden("Only your own account's statement is visible to you.")
-    rows = await ledger_store.statement(runtime_of(request).pool, parsed.id, after, limit)
+    rows = await ledger.statement(runtime_of(request).pool, parsed.id, after, limit)
     return {"account": parsed.id,
             "lines": [{"line": r["id"], "entry_id": r["entry_id"], "memo": r["memo"],
                        "deal_id": str(r["deal_id"]) if r["deal_id"] else None,
@@ -71,7 +70,7 @@ async def subsidy_report(request: Request, principal: Overseer,
     and year: totals, per side and per region below it."""
     target = authorize_region(principal, region)
     prefix = target.code[:_PREFIX[target.level]]
-    rows = await store.subsidy_report(runtime_of(request).pool, prefix, year)
+    rows = await deals.subsidy_report(runtime_of(request).pool, prefix, year)
 
     def total(key: str, subset=rows) -> int:
         return sum(r[key] for r in subset)
