@@ -35,10 +35,11 @@ from pathlib import Path
 import asyncpg
 import uvloop
 
-from services.listing import matching, search, text
+from services.listing.domain import text
 from services.listing.domain.achievement import PricingRoute
 from services.listing.domain.fields import TechField
 from services.listing.domain.ip import IpType
+from services.listing.store import matching, search
 from shared.db import create_pool, migrate
 from techex.stack.stack import Stack, create_database
 

@@ -322,7 +322,7 @@ def cmd_events(args: argparse.Namespace) -> int:
 
 def cmd_seed(args: argparse.Namespace) -> int:
     """Load the realistic sample set into the listing service's database."""
-    from services.listing.seed import seed_listing
+    from techex.seed.listing import seed_listing
 
     stack = Stack("dev")
     started = stack.up()
@@ -338,10 +338,10 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Seed the running exchange and simulate a trading day on it (see techex.demo)."""
-    from services.listing.seed import seed_listing
     from shared.settings import CommonSettings
     from techex.client import ExchangeClient
     from techex.demo import Demo
+    from techex.seed.listing import seed_listing
     from techex.stack.prometheus import PORTS
 
     stack = Stack("dev")

@@ -24,9 +24,9 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from services.listing.seed_terms import PARTIES, PartyRow
 from shared.auth import Role
 from techex.client import CallFailed, ExchangeClient
+from techex.seed.vocabulary import PARTIES, PartyRow
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PROVINCES = ("230000", "130000", "120000", "210000", "350000")

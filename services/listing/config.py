@@ -10,5 +10,4 @@ class ListingSettings(ServiceSettings):
     port: int = 8001
     listing_validity_days: int = 365
     """How long a published listing stays published without a transaction."""
-    expiry_sweep_seconds: float = 60.0
     gauge_refresh_seconds: float = 15.0

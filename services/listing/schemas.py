@@ -1,14 +1,16 @@
-"""Request and response bodies of the listing API."""
+"""Request and response bodies of the listing API, the search queries and their pages."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from enum import StrEnum
+from typing import Annotated, Generic, Literal, Self, TypeVar
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    ConfigDict,
     Field,
     ValidationInfo,
     field_validator,
@@ -17,17 +19,22 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from services.listing.domain.achievement import (
+    SEARCHABLE_STATUSES,
     Achievement,
     Details,
     PricingRoute,
+    Status,
     TransferMode,
 )
-from services.listing.domain.demand import CallMode, Demand
+from services.listing.domain.demand import CallMode, Demand, DemandStatus
 from services.listing.domain.fields import TechField
 from services.listing.domain.ip import IpType, invalid_ip_number
-from shared.bounds import AwareTimestamp, Fen, Flag, int_field, text
+from shared.bounds import AwareTimestamp, Fen, FenParam, Flag, int_field, text
 from shared.events.listing import Holder
 from shared.regions import RegionCode
+
+ABSTRACT_CHARS = 200
+"""How much of an abstract or description a search hit shows."""
 
 Keyword = Annotated[str, text(50)]
 IpNumber = Annotated[str, text(50)]
@@ -176,6 +183,10 @@ class ProposalOut(BaseModel):
     created_at: datetime
 
 
+class Created(BaseModel):
+    id: uuid.UUID
+
+
 class AwardIn(BaseModel):
     proposal_id: uuid.UUID
 
@@ -202,3 +213,144 @@ class InterestOut(BaseModel):
     min_trl: int | None
     max_price_fen: int | None
     created_at: datetime
+
+
+class Match(StrEnum):
+    """How the text query was applied to the page."""
+
+    ALL_WORDS = "all_words"  # every query word occurs in the listing
+    ANY_WORD = "any_word"    # fallback: at least one query word occurs
+    NO_TEXT = "no_text"      # no (meaningful) text: filters only, newest first
+
+
+
+# -- search ---------------------------------------------------------------------------------------
+
+
+class TextQuery(BaseModel):
+    """What every search takes: text, fields, a region subtree and a page."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    q: str | None = text(200, default=None, examples=["石墨烯 防腐涂料"],
+                                 description="Chinese text, cut into words as the listings are")
+    field: list[TechField] = Field(default_factory=list, description="Any of these fields")
+    region: RegionCode | None = Field(
+        default=None, description="A province, city or county: its whole subtree matches")
+    limit: int = Field(default=20, ge=1, le=100)
+    cursor: str | None = Field(default=None, max_length=2000,
+                               description="`next_cursor` of the previous page")
+
+
+class AchievementQuery(TextQuery):
+    """A search of achievements (科技成果); list filters mean "any of"."""
+
+    trl_min: int | None = Field(default=None, ge=1, le=9)
+    trl_max: int | None = Field(default=None, ge=1, le=9)
+    ip_type: list[IpType] = Field(default_factory=list)
+    pricing_route: list[PricingRoute] = Field(default_factory=list)
+    price_min_fen: FenParam | None = Field(default=None, description="reference price ≥")
+    price_max_fen: FenParam | None = Field(default=None, description="reference price ≤")
+    status: list[Status] = Field(default_factory=lambda: [Status.PUBLISHED], min_length=1)
+
+    @field_validator("status")
+    @classmethod
+    def _searchable(cls, statuses: list[Status]) -> list[Status]:
+        hidden = [s.value for s in statuses if s not in SEARCHABLE_STATUSES]
+        if hidden:
+            allowed = ", ".join(sorted(SEARCHABLE_STATUSES))
+            raise ValueError(f"{', '.join(hidden)} listings are not searchable; use {allowed}")
+        return statuses
+
+    @model_validator(mode="after")
+    def _ranges(self) -> Self:
+        if self.trl_min is not None and self.trl_max is not None and self.trl_min > self.trl_max:
+            raise ValueError("trl_min must not exceed trl_max")
+        if (self.price_min_fen is not None and self.price_max_fen is not None
+                and self.price_min_fen > self.price_max_fen):
+            raise ValueError("price_min_fen must not exceed price_max_fen")
+        return self
+
+
+SearchQuery = AchievementQuery
+
+
+class DemandQuery(TextQuery):
+    """A search of technology demands (技术需求)."""
+
+    status: list[DemandStatus] = Field(default_factory=lambda: [DemandStatus.OPEN],
+                                       min_length=1)
+
+
+# -- search results -------------------------------------------------------------------------------
+
+
+class _Hit(BaseModel):
+    id: uuid.UUID
+    title: str
+    field: TechField
+    region: str
+    score: float | None = Field(description="ts_rank_cd relevance in [0, 1); null without q")
+    highlight: list[str] = Field(description="Query words found in the title")
+
+
+class AchievementHit(_Hit):
+    abstract: str = Field(description=f"The first {ABSTRACT_CHARS} characters")
+    trl: int
+    ip_type: IpType
+    pricing_route: PricingRoute
+    reference_price_fen: int | None
+    status: Status
+    published_at: datetime
+
+
+class DemandHit(_Hit):
+    description: str = Field(description=f"The first {ABSTRACT_CHARS} characters")
+    mode: CallMode
+    min_trl: int
+    budget_fen: int | None
+    deadline: datetime
+    status: DemandStatus
+    created_at: datetime
+
+
+H = TypeVar("H", bound=_Hit)
+
+
+class Page(BaseModel, Generic[H]):
+    items: list[H]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; "
+                                    "null on the last page")
+    match: Match
+    words: list[str] = Field(description="The query as the segmenter cut it")
+
+
+# -- matching --------------------------------------------------------------------------------
+
+
+class _Match(BaseModel):
+    id: uuid.UUID
+    title: str
+    field: TechField
+    region: str
+    score: float = Field(ge=0, le=1)
+    reasons: list[str] = Field(examples=[["共同词语: 石墨烯, 防腐", "技术领域相同: 新材料"]])
+
+
+class AchievementMatch(_Match):
+    trl: int
+    pricing_route: PricingRoute
+    reference_price_fen: int | None
+
+
+class DemandMatch(_Match):
+    min_trl: int
+    budget_fen: int | None
+    deadline: datetime
+
+
+M = TypeVar("M", AchievementMatch, DemandMatch)
+
+
+class Matches(BaseModel, Generic[M]):
+    items: list[M]

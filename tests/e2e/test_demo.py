@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.listing.seed import seed_listing
 from techex.demo import Demo
+from techex.seed.listing import seed_listing
 from tests.support.exchange import Exchange
 
 pytestmark = pytest.mark.timeout(600)

@@ -67,6 +67,10 @@ class PricingRoute(StrEnum):
 
 EDITABLE = frozenset({Status.DRAFT, Status.REJECTED})
 REVIEWABLE = frozenset({Status.SUBMITTED, Status.UNDER_REVIEW})
+SEARCHABLE_STATUSES = frozenset(
+    {Status.PUBLISHED, Status.IN_TRANSACTION, Status.TRADED, Status.EXPIRED}
+)
+"""Statuses a listing can have once it was published; the public search never shows drafts."""
 WITHDRAWABLE = frozenset(
     {Status.DRAFT, Status.SUBMITTED, Status.UNDER_REVIEW, Status.PUBLISHED, Status.REJECTED}
 )

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
-from services.listing.domain.errors import DemandProblem, NotTheOwner
+from services.listing.domain.errors import DeadlinePast, DemandProblem, NotTheOwner, OwnDemand
 from services.listing.domain.fields import TechField
 from shared.events.listing import DemandAwarded, DemandClosed, DemandPosted, ProposalSubmitted
 
@@ -50,8 +50,7 @@ class Demand:
              budget_fen: int | None, min_trl: int, deadline: datetime, now: datetime
              ) -> tuple[Demand, DemandPosted]:
         if deadline <= now:
-            raise DemandProblem(detail="The deadline must lie in the future.", status=422,
-                                slug="demand-deadline-past", title="Deadline in the past")
+            raise DeadlinePast(detail="The deadline must lie in the future.")
         d = cls(id=uuid.uuid4(), enterprise_id=enterprise_id, region=region, title=title,
                 description=description, field=field, keywords=keywords, mode=mode,
                 budget_fen=budget_fen, min_trl=min_trl, deadline=deadline,
@@ -67,9 +66,7 @@ class Demand:
         if self.status is not DemandStatus.OPEN or now >= self.deadline:
             raise DemandProblem(detail="The demand no longer takes proposals.")
         if provider_id == self.enterprise_id:
-            raise DemandProblem(detail="An enterprise cannot answer its own demand.",
-                                status=422, slug="demand-own-proposal",
-                                title="Own demand")
+            raise OwnDemand(detail="An enterprise cannot answer its own demand.")
         proposal_id = uuid.uuid4()
         return proposal_id, ProposalSubmitted(
             demand_id=self.id, region=self.region, occurred_at=now, actor=provider_id,

@@ -37,6 +37,29 @@ class NotTheOwner(Problem):
 
 
 class DemandProblem(Problem):
-    slug = "demand-illegal-transition"
+    slug = "listing-demand-illegal-transition"
     status = 409
     title = "The demand cannot do that in its current status"
+
+
+class DeadlinePast(DemandProblem):
+    slug = "listing-demand-deadline-past"
+    status = 422
+    title = "Deadline in the past"
+
+
+class OwnDemand(DemandProblem):
+    slug = "listing-demand-own-proposal"
+    status = 422
+    title = "Own demand"
+
+
+class DuplicateProposal(DemandProblem):
+    slug = "listing-demand-duplicate-proposal"
+    title = "Duplicate proposal"
+
+
+class BadCursor(Problem):
+    slug = "listing-search-bad-cursor"
+    status = 422
+    title = "The cursor does not belong to this search"

@@ -4,39 +4,34 @@ anywhere in the province are discoverable from every sub-platform."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
-from prometheus_client import Histogram
-from pydantic import BaseModel
+from fastapi import APIRouter, Query, Request
 
-from services.listing import matching, search
-from services.listing.matching import AchievementMatch, DemandMatch
-from services.listing.search import AchievementHit, AchievementQuery, DemandHit, DemandQuery, Page
-from shared.auth import Principal, Role, require
+from services.listing.metrics import SEARCH_SECONDS
+from services.listing.schemas import (
+    AchievementHit,
+    AchievementMatch,
+    AchievementQuery,
+    DemandHit,
+    DemandMatch,
+    DemandQuery,
+    Matches,
+    Page,
+)
+from services.listing.store import matching, search
 from shared.problems import PROBLEM_RESPONSES, not_found
 from shared.ratelimit import per_account, rate_limited
+from shared.roles import Anyone
 from shared.service import runtime_of
 
 router = APIRouter(tags=["search"], responses={**PROBLEM_RESPONSES, **rate_limited("search")},
                    dependencies=[per_account("search")])
 
-SEARCH_SECONDS = Histogram(
-    "techex_listing_search_seconds", "Time to answer a search or matching request",
-    ["kind"], buckets=(0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
-)
-
-AnyRole = Annotated[Principal, Depends(require(*Role))]
-M = TypeVar("M", AchievementMatch, DemandMatch)
-
-
-class Matches(BaseModel, Generic[M]):
-    items: list[M]
-
 
 @router.get("/search/achievements", response_model=Page[AchievementHit])
 async def search_achievements(
-    query: Annotated[AchievementQuery, Query()], request: Request, _: AnyRole,
+    query: Annotated[AchievementQuery, Query()], request: Request, _: Anyone,
 ) -> Page[AchievementHit]:
     """Published achievements by Chinese text and filters, most relevant (or newest) first.
 
@@ -49,7 +44,7 @@ async def search_achievements(
 
 @router.get("/search/demands", response_model=Page[DemandHit])
 async def search_demands(
-    query: Annotated[DemandQuery, Query()], request: Request, _: AnyRole,
+    query: Annotated[DemandQuery, Query()], request: Request, _: Anyone,
 ) -> Page[DemandHit]:
     """Technology demands by Chinese text, field and region; open ones unless asked."""
     with SEARCH_SECONDS.labels("demands").time():
@@ -58,7 +53,7 @@ async def search_demands(
 
 @router.get("/demands/{demand_id}/matches", response_model=Matches[AchievementMatch])
 async def achievements_for_demand(
-    demand_id: uuid.UUID, request: Request, _: AnyRole,
+    demand_id: uuid.UUID, request: Request, _: Anyone,
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> Matches[AchievementMatch]:
     """Published achievements that best answer the demand, with the reasons (精准对接)."""
@@ -72,7 +67,7 @@ async def achievements_for_demand(
 
 @router.get("/achievements/{achievement_id}/matches", response_model=Matches[DemandMatch])
 async def demands_for_achievement(
-    achievement_id: uuid.UUID, request: Request, _: AnyRole,
+    achievement_id: uuid.UUID, request: Request, _: Anyone,
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> Matches[DemandMatch]:
     """Open demands the achievement could answer, with the reasons (精准推送)."""

@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
-from services.listing import handlers
 from services.listing.api import create_app
 from services.listing.config import ListingSettings
 from shared.auth import Role
@@ -176,9 +175,9 @@ async def test_incomplete_listing_cannot_be_submitted(listing, common):
 async def test_published_listings_expire_at_the_end_of_their_period(listing, common, clock):
     listing_id = await _publish(listing, common)
     runtime = listing.app.state.runtime
-    assert await handlers.expire_due(runtime.pool, runtime.outbox, clock.now()) == 0
+    assert await runtime.scheduler.fire_due() == 0
     clock.advance(timedelta(days=365))
-    assert await handlers.expire_due(runtime.pool, runtime.outbox, clock.now()) == 1
+    assert await runtime.scheduler.fire_due() == 1
     got = await listing.get(f"/achievements/{listing_id}",
                             headers=bearer(common, Role.SELLER, "230100", "hit"))
     assert got.json()["status"] == "expired"

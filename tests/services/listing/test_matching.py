@@ -10,10 +10,11 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from services.listing import matching, text
 from services.listing.api import create_app
 from services.listing.config import ListingSettings
-from services.listing.matching import Pair, region_proximity, score_pair
+from services.listing.domain import text
+from services.listing.domain.matching import WEIGHTS, Pair, region_proximity, score_pair
+from services.listing.store import matching
 from shared.auth import Role
 from shared.db import migrate
 from tests.support.services import bearer, running
@@ -187,7 +188,7 @@ def test_title_words_count_fully_and_abstract_words_half():
     half, _ = score_pair(_pair())
     none, reasons = score_pair(_pair(strong_words=frozenset(), weak_words=frozenset()))
     assert full > half > none
-    assert round(full - half, 4) == round(matching.WEIGHTS["text"] * 0.25, 4)
+    assert round(full - half, 4) == round(WEIGHTS["text"] * 0.25, 4)
     assert not any(r.startswith("共同词语") for r in reasons)
 
 

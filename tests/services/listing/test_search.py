@@ -13,10 +13,12 @@ import asyncpg
 import pytest
 from pydantic import ValidationError
 
-from services.listing import search, text
 from services.listing.api import create_app
 from services.listing.config import ListingSettings
-from services.listing.search import AchievementQuery, BadCursor, DemandQuery, Match
+from services.listing.domain import text
+from services.listing.domain.errors import BadCursor
+from services.listing.schemas import AchievementQuery, DemandQuery, Match
+from services.listing.store import search
 from shared.auth import Role
 from shared.db import migrate
 from tests.support.services import bearer, running
@@ -344,7 +346,7 @@ async def test_a_cursor_is_refused_by_another_query(db, other):
     assert cursor
     with pytest.raises(BadCursor) as caught:
         await find(pool, **other, cursor=cursor)
-    assert caught.value.status == 422 and caught.value.slug == "search-bad-cursor"
+    assert caught.value.status == 422 and caught.value.slug == "listing-search-bad-cursor"
 
 
 async def test_the_same_words_in_another_spelling_keep_the_cursor(db):
@@ -480,9 +482,9 @@ async def test_http_cursor_of_another_query_is_a_422_problem(api):
                       params={"q": "防腐涂料", "cursor": first["next_cursor"]})
     assert r.status_code == 422
     assert r.headers["content-type"] == "application/problem+json"
-    assert r.json()["type"] == "urn:techex:problem:search-bad-cursor"
+    assert r.json()["type"] == "urn:techex:problem:listing-search-bad-cursor"
     r = await api.get("/search/demands", params={"cursor": first["next_cursor"]})
-    assert r.json()["type"] == "urn:techex:problem:search-bad-cursor"
+    assert r.json()["type"] == "urn:techex:problem:listing-search-bad-cursor"
 
 
 async def test_http_every_role_may_search_and_anonymous_may_not(api, common):

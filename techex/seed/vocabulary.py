@@ -1,4 +1,5 @@
-"""The vocabulary of the listing seed (``seed.py``): parties, technologies, demands, reasons.
+"""The vocabulary of the listing seed (:mod:`techex.seed.listing`): parties, technologies,
+demands, reasons.
 
 Plain data, no logic. The universities and institutes are real and sit in the district (or, for
 one in a national high-tech zone that has no county code of its own, the city) where they are;

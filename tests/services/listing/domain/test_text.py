@@ -6,7 +6,7 @@ import unicodedata
 
 import pytest
 
-from services.listing import text
+from services.listing.domain import text
 
 TERMS = [
     t.strip() for t in text.TERMS.read_text(encoding="utf-8").splitlines()

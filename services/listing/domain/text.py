@@ -9,6 +9,7 @@ like 石墨烯 or 增材制造 stay whole.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
 
@@ -60,3 +61,29 @@ def words(text: str) -> list[str]:
 def joined(text: str) -> str:
     """``words`` as one space-separated string, the form the search columns store."""
     return " ".join(words(text))
+
+
+def distinct_words(q: str | None) -> list[str]:
+    """The query's words, each once, in order of appearance."""
+    return list(dict.fromkeys(words(q))) if q else []
+
+
+def key_words(found: Sequence[str]) -> list[str]:
+    """``found`` without the words contained in another of them (石墨 beside 石墨烯).
+
+    The search-mode segmenter emits a long word together with its parts, in the query and in
+    the listings alike, so a listing holding 石墨烯 holds 石墨 too: dropping the parts changes
+    no AND, keeps an OR from matching far more (制造, 智能 …) and makes ranking cheaper.
+    """
+    unique = list(dict.fromkeys(found))
+    return [w for w in unique if not any(w != o and w in o for o in unique)]
+
+
+def telling_words(found: Sequence[str], frequencies: Mapping[str, float], keep: int = 2,
+                  common: float = 0.1) -> list[str]:
+    """``found`` without those more than ``common`` of the rows hold, or the ``keep`` rarest
+    if fewer are left."""
+    rare = [w for w in found if frequencies.get(w, 0.0) <= common]
+    if len(rare) >= keep:
+        return rare
+    return sorted(found, key=lambda w: frequencies.get(w, 0.0))[:keep]

@@ -9,15 +9,17 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
-from services.listing import handlers, seed
+from services.listing import handlers
 from services.listing.domain.achievement import PricingRoute, Status
 from services.listing.domain.fields import TechField
 from services.listing.schemas import AchievementIn, DemandIn
 from shared.auth import Role
+from shared.clock import ManualClock
+from shared.context import Command
 from shared.db import create_pool, migrate
 from shared.outbox import OutboxWriter
 from shared.regions import Region, RegionLevel
-from shared.uow import UnitOfWork
+from techex.seed import listing as seed
 
 NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 
@@ -158,9 +160,10 @@ async def test_load_writes_every_step_through_the_handlers_once(database_url, da
         # An interrupted earlier run left one listing as a draft: the load completes it.
         started = next(a for a in data.achievements if a.target is Status.PUBLISHED)
         seller = data.party(started.seller).principal(Role.SELLER)
-        async with UnitOfWork(pool, OutboxWriter("listing"), started.region) as uow:
+        at = ManualClock(NOW - started.steps[0].ago)
+        async with Command(pool, OutboxWriter("listing"), at, None) as tx:
             await handlers.create_achievement(
-                uow, seller, region=started.region, now=NOW - started.steps[0].ago,
+                tx, seller, region=started.region,
                 details=AchievementIn.model_validate(started.body).details())
 
         counts = await seed.seed_listing(database_url, now=NOW)

@@ -1,5 +1,7 @@
 """Demonstration data for the listing service: the exchanges of 黑龙江, 河北, 辽宁, 天津, 福建.
 
+Demo tooling, not part of the service: it drives the listing service's own handlers.
+
 ``generate(seed)``
     Pure and deterministic: a :class:`SeedSet` of achievements (with the state each should end
     in and when each step happened, as offsets before "now"), demands with proposals and awards,
@@ -7,8 +9,9 @@
     and every ``SeedDemand.body(now)`` against ``DemandIn``.
 
 ``load(pool, outbox, *, now, seed)``
-    Writes a seed set through the real command handlers, one :class:`UnitOfWork` per command,
-    so every row has its events in the outbox exactly as if it had come through the API:
+    Writes a seed set through the listing's command handlers, one transaction context
+    (:class:`shared.context.Command`, on a clock standing at the step's time) per command, so
+    every row has its events in the outbox exactly as if it had come through the API:
     create → submit → (start review) → (security review, for cross-border listings) →
     approve / reject; post demand → proposals → award; saved interests (before the listings
     are published, so publication also records the interest matches).
@@ -36,12 +39,13 @@ import random
 import re
 from collections import Counter
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 
+import services.listing
 from services.listing import handlers
 from services.listing.config import ListingSettings
 from services.listing.domain.achievement import PricingRoute, Status, TransferMode
@@ -49,7 +53,13 @@ from services.listing.domain.demand import CallMode
 from services.listing.domain.fields import TechField
 from services.listing.domain.ip import IpType, patent_check_digit
 from services.listing.schemas import AchievementIn, DemandIn
-from services.listing.seed_terms import (
+from shared.auth import Principal, Role
+from shared.clock import ManualClock, SystemClock
+from shared.context import Command
+from shared.db import create_pool, migrate
+from shared.outbox import OutboxWriter
+from shared.regions import Region, RegionLevel
+from techex.seed.vocabulary import (
     DEMANDS,
     DUAL_USE_REJECT_REASON,
     FJ,
@@ -70,11 +80,6 @@ from services.listing.seed_terms import (
     TechRow,
     VarietyRow,
 )
-from shared.auth import Principal, Role
-from shared.db import create_pool, migrate
-from shared.outbox import OutboxWriter
-from shared.regions import Region, RegionLevel
-from shared.uow import UnitOfWork
 
 __all__ = [
     "PROVINCES",
@@ -90,7 +95,7 @@ __all__ = [
     "seed_listing",
 ]
 
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+MIGRATIONS = Path(services.listing.__file__).resolve().parent / "migrations"
 PROVINCES = ("230000", "130000", "210000", "120000", "350000")
 """The provincial-level divisions the seed covers."""
 
@@ -697,7 +702,7 @@ async def seed_listing(database_url: str, *, now: datetime | None = None) -> dic
     try:
         async with pool.acquire() as conn:
             await migrate(conn, MIGRATIONS)
-        return await load(pool, OutboxWriter("listing"), now=now or datetime.now(UTC),
+        return await load(pool, OutboxWriter("listing"), now=now or SystemClock().now(),
                           validity=validity)
     finally:
         await pool.close()
@@ -729,6 +734,10 @@ class _Loader:
         self.interests: set[tuple[str, str]] = set()
         self.touched: set[int] = set()
         self.items_touched = 0
+
+    def _command(self, at: datetime) -> Command:
+        """One command's transaction, independent of any running service, at time ``at``."""
+        return Command(self.pool, self.outbox, ManualClock(at), None)
 
     async def read_existing(self, conn: asyncpg.Connection) -> None:
         slugs = list(self.data.parties)
@@ -785,31 +794,30 @@ class _Loader:
             if rank >= _STEP_RANK[step.action] or (step.action == "security" and state[2]):
                 return False
         seller = self.data.party(a.seller).principal(Role.SELLER)
-        async with UnitOfWork(self.pool, self.outbox, a.region) as uow:
+        async with self._command(at) as tx:
             match step.action:
                 case "create":
                     got = await handlers.create_achievement(
-                        uow, seller, region=a.region,
-                        details=AchievementIn.model_validate(a.body).details(), now=at)
+                        tx, seller, region=a.region,
+                        details=AchievementIn.model_validate(a.body).details())
                     self.counts["achievements"] += 1
                 case "submit":
-                    got = await handlers.submit_achievement(uow, seller, state[0], at)
+                    got = await handlers.submit_achievement(tx, seller, state[0])
                 case "review":
-                    got = await handlers.start_review(uow, _operator(a.region), state[0], at)
+                    got = await handlers.start_review(tx, _operator(a.region), state[0])
                 case "security":
                     reference = (f"{PROVINCE_ABBR[a.region[:2]]}科审〔{at.year}〕"
                                  f"{a.security_number}号")
                     got = await handlers.record_security_review(
-                        uow, _regulator(a.region), state[0], outcome="cleared",
-                        reference=reference, now=at)
+                        tx, _regulator(a.region), state[0], outcome="cleared",
+                        reference=reference)
                     self.counts["security_reviews"] += 1
                 case "approve":
                     got = await handlers.approve_achievement(
-                        uow, _operator(a.region), state[0], validity=self.validity, now=at)
+                        tx, _operator(a.region), state[0], validity=self.validity)
                 case "reject":
                     got = await handlers.reject_achievement(
-                        uow, _operator(a.region), state[0], reason=a.reject_reason or "材料不全",
-                        now=at)
+                        tx, _operator(a.region), state[0], reason=a.reject_reason or "材料不全")
                 case other:
                     raise ValueError(f"unknown step {other}")
         self.listings[key] = [got.id, got.status.value, got.security_review is not None]
@@ -825,12 +833,12 @@ class _Loader:
             return False
         body = DemandIn.model_validate(d.body(self.now))
         enterprise = self.data.party(d.enterprise).principal(Role.BUYER)
-        async with UnitOfWork(self.pool, self.outbox, d.region) as uow:
+        async with self._command(at) as tx:
             got = await handlers.post_demand(
-                uow, enterprise, region=body.region, title=body.title,
+                tx, enterprise, region=body.region, title=body.title,
                 description=body.description, field=body.field, keywords=tuple(body.keywords),
                 mode=body.mode, budget_fen=body.budget_fen, min_trl=body.min_trl,
-                deadline=body.deadline, now=at)
+                deadline=body.deadline)
         self.demands[(d.enterprise, d.title)] = [got.id, got.status.value]
         self.counts["demands"] += 1
         self.items_touched += 1
@@ -846,10 +854,10 @@ class _Loader:
             return False  # awarded or closed since: too late for this proposal
         listing = self.listings.get((p.provider, p.listing_title)) if p.listing_title else None
         provider = self.data.party(p.provider).principal(Role.SELLER)
-        async with UnitOfWork(self.pool, self.outbox, d.region) as uow:
-            proposal_id = await handlers.submit_proposal(
-                uow, provider, demand[0], listing_id=listing[0] if listing else None,
-                price_fen=p.price_fen, summary=p.summary, now=at)
+        async with self._command(at) as tx:
+            proposal_id, _ = await handlers.submit_proposal(
+                tx, provider, demand[0], listing_id=listing[0] if listing else None,
+                price_fen=p.price_fen, summary=p.summary)
         self.proposals[(demand[0], p.provider)] = proposal_id
         self.counts["proposals"] += 1
         self.items_touched += 1
@@ -863,9 +871,9 @@ class _Loader:
         if demand is None or demand[1] != "open" or (demand[0], winner) not in self.proposals:
             return False
         enterprise = self.data.party(d.enterprise).principal(Role.BUYER)
-        async with UnitOfWork(self.pool, self.outbox, d.region) as uow:
-            got = await handlers.award_demand(uow, enterprise, demand[0],
-                                              self.proposals[(demand[0], winner)], at)
+        async with self._command(at) as tx:
+            got = await handlers.award_demand(tx, enterprise, demand[0],
+                                              self.proposals[(demand[0], winner)])
         demand[1] = got.status.value
         self.counts["demands.awarded"] += 1
         return True
@@ -875,10 +883,10 @@ class _Loader:
         if (s.buyer, s.query) in self.interests:
             return False
         buyer = self.data.party(s.buyer).principal(Role.BUYER)
-        async with UnitOfWork(self.pool, self.outbox, buyer.region.code) as uow:
+        async with self._command(at) as tx:
             await handlers.save_interest(
-                uow, buyer, query=s.query, field=s.field.value if s.field else None,
-                min_trl=s.min_trl, max_price_fen=s.max_price_fen, now=at)
+                tx, buyer, query=s.query, field=s.field.value if s.field else None,
+                min_trl=s.min_trl, max_price_fen=s.max_price_fen)
         self.interests.add((s.buyer, s.query))
         self.counts["interests"] += 1
         self.items_touched += 1

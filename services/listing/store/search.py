@@ -1,6 +1,7 @@
-"""Full-text search of published achievements and open demands, with filters and keyset pages.
+"""SQL of the full-text search of published achievements and open demands, with filters and
+keyset pages.
 
-The text query is cut by :func:`services.listing.text.words`, exactly as the stored
+The text query is cut by :func:`services.listing.domain.text.words`, exactly as the stored
 ``*_words`` columns were, and becomes a ``tsquery`` over the generated ``search_vector``
 (title A, keywords B, abstract/description C). Every word must match (``all_words``). When
 that finds less than a page, the first page falls back (``any_word``) to listings holding
@@ -25,35 +26,35 @@ import hashlib
 import json
 import math
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from itertools import combinations
 from math import comb
-from typing import Any, Generic, Literal, Self, TypeVar
+from typing import Any, Literal
 
 import asyncpg
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from services.listing import text
-from services.listing.domain.achievement import PricingRoute, Status
-from services.listing.domain.demand import CallMode, DemandStatus
-from services.listing.domain.fields import TechField
-from services.listing.domain.ip import IpType
-from shared.bounds import INT4_MAX, FenParam
-from shared.bounds import text as bounded_text
-from shared.problems import Problem
-from shared.regions import Region, RegionCode, RegionLevel
+from services.listing.domain.errors import BadCursor
+from services.listing.domain.text import distinct_words, key_words, telling_words
+from services.listing.schemas import (
+    ABSTRACT_CHARS,
+    AchievementHit,
+    AchievementQuery,
+    DemandHit,
+    DemandQuery,
+    Match,
+    Page,
+    SearchQuery,
+    TextQuery,
+)
+from shared.bounds import INT4_MAX
+from shared.regions import Region, RegionLevel
 
 __all__ = [
-    "SEARCHABLE_STATUSES",
-    "AchievementHit",
     "AchievementQuery",
-    "BadCursor",
-    "DemandHit",
     "DemandQuery",
-    "Match",
     "Page",
     "SearchQuery",
     "at_least",
@@ -70,126 +71,6 @@ __all__ = [
 
 Executor = asyncpg.Pool | asyncpg.Connection
 
-ABSTRACT_CHARS = 200
-
-# Statuses a listing can have once it was published; the public search never shows drafts.
-SEARCHABLE_STATUSES = frozenset(
-    {Status.PUBLISHED, Status.IN_TRANSACTION, Status.TRADED, Status.EXPIRED}
-)
-
-
-class Match(StrEnum):
-    """How the text query was applied to the page."""
-
-    ALL_WORDS = "all_words"  # every query word occurs in the listing
-    ANY_WORD = "any_word"    # fallback: at least one query word occurs
-    NO_TEXT = "no_text"      # no (meaningful) text: filters only, newest first
-
-
-class BadCursor(Problem):
-    slug = "search-bad-cursor"
-    status = 422
-    title = "The cursor does not belong to this search"
-
-
-# -- queries --------------------------------------------------------------------------------
-
-
-class _Query(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    q: str | None = bounded_text(200, default=None, examples=["石墨烯 防腐涂料"],
-                                 description="Chinese text, cut into words as the listings are")
-    field: list[TechField] = Field(default_factory=list, description="Any of these fields")
-    region: RegionCode | None = Field(
-        default=None, description="A province, city or county: its whole subtree matches")
-    limit: int = Field(default=20, ge=1, le=100)
-    cursor: str | None = Field(default=None, max_length=2000,
-                               description="`next_cursor` of the previous page")
-
-
-class AchievementQuery(_Query):
-    """A search of achievements (科技成果); list filters mean "any of"."""
-
-    trl_min: int | None = Field(default=None, ge=1, le=9)
-    trl_max: int | None = Field(default=None, ge=1, le=9)
-    ip_type: list[IpType] = Field(default_factory=list)
-    pricing_route: list[PricingRoute] = Field(default_factory=list)
-    price_min_fen: FenParam | None = Field(default=None, description="reference price ≥")
-    price_max_fen: FenParam | None = Field(default=None, description="reference price ≤")
-    status: list[Status] = Field(default_factory=lambda: [Status.PUBLISHED], min_length=1)
-
-    @field_validator("status")
-    @classmethod
-    def _searchable(cls, statuses: list[Status]) -> list[Status]:
-        hidden = [s.value for s in statuses if s not in SEARCHABLE_STATUSES]
-        if hidden:
-            allowed = ", ".join(sorted(SEARCHABLE_STATUSES))
-            raise ValueError(f"{', '.join(hidden)} listings are not searchable; use {allowed}")
-        return statuses
-
-    @model_validator(mode="after")
-    def _ranges(self) -> Self:
-        if self.trl_min is not None and self.trl_max is not None and self.trl_min > self.trl_max:
-            raise ValueError("trl_min must not exceed trl_max")
-        if (self.price_min_fen is not None and self.price_max_fen is not None
-                and self.price_min_fen > self.price_max_fen):
-            raise ValueError("price_min_fen must not exceed price_max_fen")
-        return self
-
-
-SearchQuery = AchievementQuery
-
-
-class DemandQuery(_Query):
-    """A search of technology demands (技术需求)."""
-
-    status: list[DemandStatus] = Field(default_factory=lambda: [DemandStatus.OPEN],
-                                       min_length=1)
-
-
-# -- results --------------------------------------------------------------------------------
-
-
-class _Hit(BaseModel):
-    id: uuid.UUID
-    title: str
-    field: TechField
-    region: str
-    score: float | None = Field(description="ts_rank_cd relevance in [0, 1); null without q")
-    highlight: list[str] = Field(description="Query words found in the title")
-
-
-class AchievementHit(_Hit):
-    abstract: str = Field(description=f"The first {ABSTRACT_CHARS} characters")
-    trl: int
-    ip_type: IpType
-    pricing_route: PricingRoute
-    reference_price_fen: int | None
-    status: Status
-    published_at: datetime
-
-
-class DemandHit(_Hit):
-    description: str = Field(description=f"The first {ABSTRACT_CHARS} characters")
-    mode: CallMode
-    min_trl: int
-    budget_fen: int | None
-    deadline: datetime
-    status: DemandStatus
-    created_at: datetime
-
-
-H = TypeVar("H", bound=_Hit)
-
-
-class Page(BaseModel, Generic[H]):
-    items: list[H]
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; "
-                                    "null on the last page")
-    match: Match
-    words: list[str] = Field(description="The query as the segmenter cut it")
-
 
 # -- words and tsqueries --------------------------------------------------------------------
 
@@ -197,22 +78,6 @@ FALLBACK_WORDS = 10  # the fallback weighs at most this many key words of a long
 COMMON_WORD = 0.1    # the fallback leaves out words that more than this share of rows hold
 MIN_ROWS_FOR_STATISTICS = 1000
 _MAX_GROUPS = 100    # "k of n words" is only tried while it takes at most this many AND groups
-
-
-def distinct_words(q: str | None) -> list[str]:
-    """The query's words, each once, in order of appearance."""
-    return list(dict.fromkeys(text.words(q))) if q else []
-
-
-def key_words(words: Sequence[str]) -> list[str]:
-    """``words`` without those contained in another of them (石墨 beside 石墨烯).
-
-    The search-mode segmenter emits a long word together with its parts, in the query and in
-    the listings alike, so a listing holding 石墨烯 holds 石墨 too: dropping the parts changes
-    no AND, keeps an OR from matching far more (制造, 智能 …) and makes ranking cheaper.
-    """
-    unique = list(dict.fromkeys(words))
-    return [w for w in unique if not any(w != o and w in o for o in unique)]
 
 
 def _lexeme(word: str) -> str:
@@ -252,16 +117,6 @@ async def word_frequencies(db: Executor, table: str) -> dict[str, float]:
     return dict(zip(row["words"], row["freqs"], strict=False))
 
 
-def telling_words(words: Sequence[str], frequencies: Mapping[str, float], keep: int = 2,
-                  common: float = COMMON_WORD) -> list[str]:
-    """``words`` without those more than ``common`` of the rows hold, or the ``keep`` rarest
-    if fewer are left."""
-    rare = [w for w in words if frequencies.get(w, 0.0) <= common]
-    if len(rare) >= keep:
-        return rare
-    return sorted(words, key=lambda w: frequencies.get(w, 0.0))[:keep]
-
-
 def region_range(code: str) -> tuple[str, str]:
     """Lowest and highest code of the region's subtree: a plain range on the ``region``
     column, which its b-tree indexes serve (230000 → 230000…239999, 230100 → 230100…230199)."""
@@ -293,7 +148,7 @@ class _Key:
     id: uuid.UUID
 
 
-def _fingerprint(kind: str, words: Sequence[str], query: _Query) -> str:
+def _fingerprint(kind: str, words: Sequence[str], query: TextQuery) -> str:
     """Identifies what was asked (kind, words, filters), not the page size or position."""
     filters = query.model_dump(mode="json", exclude={"q", "limit", "cursor"})
     canonical = {k: sorted(v) if isinstance(v, list) else v for k, v in filters.items()}
@@ -473,7 +328,8 @@ async def _fetch(db: Executor, target: _Target, filters: _Sql, page: _Page
 async def _fallback_words(db: Executor, target: _Target, keys: Sequence[str]) -> list[str]:
     """The words the fallback weighs: not the common ones (检测, 用于 …), which add little,
     while the cost of "k of n" grows with the number of listings holding any of the words."""
-    return telling_words(keys, await word_frequencies(db, target.table))[:FALLBACK_WORDS]
+    frequencies = await word_frequencies(db, target.table)
+    return telling_words(keys, frequencies, common=COMMON_WORD)[:FALLBACK_WORDS]
 
 
 async def _fallback(db: Executor, target: _Target, filters: _Sql, words: Sequence[str],
@@ -490,7 +346,7 @@ async def _fallback(db: Executor, target: _Target, filters: _Sql, words: Sequenc
     return rows
 
 
-async def _search(db: Executor, target: _Target, query: _Query, filters: _Sql
+async def _search(db: Executor, target: _Target, query: TextQuery, filters: _Sql
                   ) -> tuple[list[asyncpg.Record], str | None, Match, list[str]]:
     words = distinct_words(query.q)
     keys = key_words(words)
