@@ -18,11 +18,7 @@ from pydantic import ValidationError
 
 from services.registry import repository, rollups
 from services.registry.config import RegistrySettings
-from services.registry.domain.numbers import SequenceExhausted, registration_number
-from services.registry.domain.statistics import Facts, combine, deltas, flow
-from services.registry.domain.terms import ContractForm, ContractTerms, problems_of
-from services.registry.metrics import TURNOVER
-from services.registry.problems import (
+from services.registry.domain.errors import (
     AlreadyRegistered,
     ContractState,
     FilingPending,
@@ -30,6 +26,10 @@ from services.registry.problems import (
     NotTheSeller,
     NumbersExhausted,
 )
+from services.registry.domain.numbers import SequenceExhausted, registration_number
+from services.registry.domain.statistics import Facts, combine, deltas, flow
+from services.registry.domain.terms import ContractForm, ContractTerms, problems_of
+from services.registry.metrics import TURNOVER
 from shared.auth import Principal, authorize_region
 from shared.events.procedures import ContractParty, ContractRegistered
 from shared.events.registry import (

@@ -1,4 +1,4 @@
-"""The registry service's problem types (problem+json ``type`` = urn:techex:problem:<slug>)."""
+"""The registry's domain refusals (problem+json ``type`` = urn:techex:problem:<slug>)."""
 
 from __future__ import annotations
 
@@ -33,3 +33,8 @@ class NumbersExhausted(Conflict):
 class NotTheSeller(Forbidden):
     slug = "not-the-seller"
     title = "Only the contract's seller files it"
+
+
+class SellerUnknown(ValueError):
+    """A settled deal names no seller and its listing never reached this service (the event
+    cannot be applied: no problem document, the consumer's error)."""
