@@ -44,7 +44,7 @@ from shared.idempotency import HEADER, Answer, Once, parse_key
 from shared.json_body import JsonBodyMiddleware
 from shared.logs import configure_logging
 from shared.metrics import install_metrics
-from shared.problems import install_problem_handlers
+from shared.problem_handlers import install_problem_handlers
 from shared.ratelimit import install_rate_limits
 from shared.service import Health
 from shared.settings import CommonSettings, ServiceSettings

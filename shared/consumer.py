@@ -22,6 +22,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, KafkaError
 
+from shared.clock import Clock, SystemClock
+from shared.context import Tx
 from shared.db import CONNECTION_ERRORS
 from shared.envelope import Envelope, EnvelopeError
 from shared.events import Event, InvalidPayload, UnknownEventType, decode, lookup
@@ -33,11 +35,13 @@ from shared.metrics import (
     EVENTS_FAILED,
     HANDLER_SECONDS,
 )
+from shared.outbox import OutboxWriter
 from shared.tracing import use_traceparent
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[asyncpg.Connection, Event, Envelope], Awaitable[None]]
+Handler = Callable[[Tx, Event], Awaitable[None]]
+"""An event reaction: works in the transaction context; what it publishes is sent with it."""
 
 # Errors that mean the database itself is unreachable: retry the whole batch, never dead-letter.
 _INFRA_ERRORS = (*CONNECTION_ERRORS, asyncpg.InterfaceError)
@@ -74,8 +78,12 @@ class ConsumerRunner:
         backoff: float = 0.05,
         consumer_options: Mapping[str, object] | None = None,
         group_id: str | None = None,
+        outbox: OutboxWriter | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.name = name
+        self.outbox = outbox or OutboxWriter(name)
+        self.clock = clock or SystemClock()
         self.group_id = group_id or name
         """The Kafka consumer group; ``name`` stays the inbox's (and the metrics') consumer."""
         self.bootstrap = bootstrap
@@ -228,7 +236,7 @@ class ConsumerRunner:
                     claimed.discard(p.envelope.id)  # a repeat inside the batch is a duplicate
                     if fresh:
                         with use_traceparent(p.envelope.traceparent):
-                            await p.handler(conn, p.event, p.envelope)
+                            await self._call(conn, p)
                     outcomes.append("handled" if fresh else "duplicate")
         except _INFRA_ERRORS:
             raise
@@ -242,6 +250,16 @@ class ConsumerRunner:
             HANDLER_SECONDS.labels(self.name, p.envelope.type).observe(per_event)
         self._count_ignored(batch)
         return True
+
+    async def _call(self, conn: asyncpg.Connection, p: _Parsed) -> None:
+        """The handler in a transaction context; what it published joins the outbox here."""
+        assert p.handler is not None and p.event is not None
+        if _arity(p.handler) == 3:  # transition: (conn, event, envelope) handlers
+            await p.handler(conn, p.event, p.envelope)  # type: ignore[call-arg]
+            return
+        tx = Tx(conn, self.clock, p.envelope)
+        await p.handler(tx, p.event)
+        await tx.flush(self.outbox)
 
     def _count_ignored(self, batch: list[_Parsed]) -> None:
         for p in batch:
@@ -278,7 +296,7 @@ class ConsumerRunner:
                         self.name, envelope.id, envelope.type,
                     )
                     if claimed:
-                        await handler(conn, event, envelope)
+                        await self._call(conn, _Parsed(record, envelope, event, handler))
                 outcome = "handled" if claimed else "duplicate"
                 EVENTS_CONSUMED.labels(self.name, envelope.type, outcome).inc()
                 HANDLER_SECONDS.labels(self.name, envelope.type).observe(
@@ -337,6 +355,11 @@ class ConsumerRunner:
                 continue
             position = await consumer.position(tp)
             CONSUMER_LAG.labels(self.name, tp.topic, str(tp.partition)).set(max(0, high - position))
+
+
+def _arity(handler: Callable[..., object]) -> int:
+    import inspect
+    return len(inspect.signature(handler).parameters)
 
 
 class _Listener(ConsumerRebalanceListener):

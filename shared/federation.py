@@ -41,6 +41,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from shared.problems import field_errors
 from shared.regions import InvalidRegion, Region, RegionLevel
 
 __all__ = [
@@ -201,9 +202,7 @@ def parse_federation(raw: str | bytes | dict[str, Any], source: str = "partner l
             return Federation.model_validate_json(raw)
         return Federation.model_validate(raw)
     except ValidationError as exc:
-        raise InvalidFederation(source, [
-            {"field": ".".join(map(str, err["loc"])), "message": err["msg"]}
-            for err in exc.errors()]) from None
+        raise InvalidFederation(source, field_errors(exc.errors())) from None
 
 
 def load_federation(path: str | Path) -> Federation:

@@ -23,13 +23,8 @@ from pydantic_core import from_json
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from shared.problems import (
-    BodyTooLarge,
-    MalformedBody,
-    Problem,
-    UnsupportedMediaType,
-    problem_response,
-)
+from shared.problem_handlers import problem_response
+from shared.problems import BodyTooLarge, MalformedBody, Problem, UnsupportedMediaType
 
 __all__ = [
     "BODY_METHODS",

@@ -54,9 +54,9 @@ class OutboxWriter:
     def __init__(self, service: str) -> None:
         self.service = service
 
-    async def add(
-        self, conn: asyncpg.Connection, events: Sequence[Event], *, region: str
-    ) -> list[uuid.UUID]:
+    async def add(self, conn: asyncpg.Connection, events: Sequence[Event],
+                  **_transition: object) -> list[uuid.UUID]:
+        """Insert ``events`` in the caller's transaction; each row gets its event's region."""
         if not events:
             return []
         now = datetime.now(UTC)
@@ -69,8 +69,8 @@ class OutboxWriter:
             [e.subject() for e in events],
             [e.ce_type() for e in events],
             [e.model_dump_json() for e in events],
-            [region] * len(events),
-            [f"/{self.service}/{region}"] * len(events),
+            [e.region for e in events],
+            [f"/{self.service}/{e.region}" for e in events],
             [trace] * len(events),
             [now] * len(events),
             [e.time() for e in events],

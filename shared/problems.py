@@ -1,8 +1,9 @@
 """RFC 9457 problem details (``application/problem+json``) for every service.
 
-Raise a :class:`Problem` (or a subclass) anywhere in request handling; the handlers installed by
-:func:`install_problem_handlers` turn it, FastAPI's validation errors, Starlette's
-``HTTPException`` and any unhandled exception into a problem document.
+Raise a :class:`Problem` (or a subclass) anywhere, domain code included: this module does not
+depend on the web framework. The handlers installed by
+:func:`shared.problem_handlers.install_problem_handlers` turn it, FastAPI's validation errors,
+Starlette's ``HTTPException`` and any unhandled exception into a problem document.
 
 The common ones exist both as classes (``NotFound``, to catch or subclass) and as factories
 (``raise not_found("No listing 42.")``). Domain code defines its own problems by subclassing
@@ -18,21 +19,9 @@ with class-level attributes::
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Mapping, Sequence
-from http import HTTPStatus
 from typing import Any, TypedDict
-
-import asyncpg
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
-from pydantic_core import to_jsonable_python
-from starlette.exceptions import HTTPException as StarletteHTTPException
-
-from shared.db import CONNECTION_ERRORS, database_unavailable
-from shared.tracing import current_traceparent, trace_id_of
 
 __all__ = [
     "BODY_PROBLEM_RESPONSES",
@@ -49,16 +38,15 @@ __all__ = [
     "MalformedBody",
     "NotFound",
     "Problem",
-    "ProblemResponse",
     "Unauthorized",
     "UnsupportedMediaType",
     "ValidationFailed",
     "conflict",
     "documented",
+    "field_error",
+    "field_errors",
     "forbidden",
-    "install_problem_handlers",
     "not_found",
-    "problem_response",
     "unauthorized",
     "validation",
 ]
@@ -68,8 +56,6 @@ PROBLEM_TYPE_PREFIX = "urn:techex:problem:"
 
 _SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _STANDARD_MEMBERS = frozenset({"type", "title", "status", "detail", "instance", "errors"})
-
-logger = logging.getLogger(__name__)
 
 
 class FieldError(TypedDict):
@@ -236,6 +222,30 @@ class UnsupportedMediaType(Problem):
     title = "The request body must be application/json"
 
 
+def _field_path(location: Sequence[str | int]) -> str:
+    return ".".join(str(part) for part in location)
+
+
+def field_error(error: Mapping[str, Any]) -> FieldError:
+    """One pydantic (or FastAPI) error as a field error: ``loc`` joined with dots."""
+    location = tuple(error.get("loc", ()))
+    message = str(error.get("msg", "invalid value"))
+    if error.get("type") == "json_invalid" and len(location) == 2:
+        # FastAPI puts the character offset where a field name would be: ("body", 17).
+        reason = (error.get("ctx") or {}).get("error")
+        if reason:
+            message = f"{message}: {reason} at character {location[1]}"
+        location = location[:1]
+    return {"field": _field_path(location), "message": message}
+
+
+def field_errors(errors: Sequence[Mapping[str, Any]], *,
+                 prefix: Sequence[str | int] = ()) -> list[FieldError]:
+    """Pydantic's ``ValidationError.errors()`` as field errors, each location under ``prefix``
+    (e.g. ``("body", "terms")``): the one converter of every service."""
+    return [field_error({**e, "loc": (*prefix, *e.get("loc", ()))}) for e in errors]
+
+
 def validation(detail: str | None = None, errors: Sequence[FieldError] = ()) -> ValidationFailed:
     return ValidationFailed(detail, errors=errors)
 
@@ -254,119 +264,6 @@ def not_found(detail: str | None = None) -> NotFound:
 
 def conflict(detail: str | None = None) -> Conflict:
     return Conflict(detail)
-
-
-class ProblemResponse(JSONResponse):
-    media_type = PROBLEM_MEDIA_TYPE
-
-
-def _respond(problem: Problem, request: Request) -> ProblemResponse:
-    document = problem.to_dict()
-    document.setdefault("instance", request.url.path)
-    # Extension members may hold decimals (kept as exact strings), datetimes or UUIDs.
-    return ProblemResponse(to_jsonable_python(document), problem.status, headers=problem.headers)
-
-
-def problem_response(problem: Problem, request: Request) -> ProblemResponse:
-    """The answer to ``problem`` raised by ``request``, for a service's own exception handler."""
-    return _respond(problem, request)
-
-
-def _field_path(location: Sequence[str | int]) -> str:
-    return ".".join(str(part) for part in location)
-
-
-def _field_error(error: Mapping[str, Any]) -> FieldError:
-    location = tuple(error.get("loc", ()))
-    message = str(error.get("msg", "invalid value"))
-    if error.get("type") == "json_invalid" and len(location) == 2:
-        # FastAPI puts the character offset where a field name would be: ("body", 17).
-        reason = (error.get("ctx") or {}).get("error")
-        if reason:
-            message = f"{message}: {reason} at character {location[1]}"
-        location = location[:1]
-    return {"field": _field_path(location), "message": message}
-
-
-async def _handle_problem(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, Problem)
-    if exc.status >= 500:
-        logger.error("%s %s failed: %s", request.method, request.url.path, exc, exc_info=exc)
-    return _respond(exc, request)
-
-
-async def _handle_validation(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RequestValidationError)
-    errors = [_field_error(error) for error in exc.errors()]
-    if any(error.get("type") == "json_invalid" for error in exc.errors()):
-        return _respond(MalformedBody("The body is not one JSON text in UTF-8.",
-                                      errors=errors), request)
-    noun = "field is" if len(errors) == 1 else "fields are"
-    problem = ValidationFailed(f"{len(errors)} request {noun} invalid", errors=errors)
-    return _respond(problem, request)
-
-
-async def _handle_http(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, StarletteHTTPException)
-    if not 400 <= exc.status_code <= 599:
-        return Response(status_code=exc.status_code, headers=exc.headers)
-    try:
-        phrase = HTTPStatus(exc.status_code).phrase
-    except ValueError:
-        phrase = "Error"
-    slug = re.sub(r"[^a-z0-9]+", "-", phrase.lower()).strip("-") or "error"
-    problem = Problem(
-        exc.detail if isinstance(exc.detail, str) and exc.detail != phrase else None,
-        slug=slug,
-        status=exc.status_code,
-        title=phrase,
-        headers=exc.headers,
-    )
-    return _respond(problem, request)
-
-
-async def _handle_infrastructure(request: Request, exc: Exception) -> Response:
-    """Errors of the database connection (and look-alikes of other causes, which go on as
-    unexpected)."""
-    if not database_unavailable(exc):
-        return await _handle_unexpected(request, exc)
-    logger.warning("%s %s: database unavailable: %r", request.method, request.url.path, exc)
-    problem = DatabaseUnavailable(
-        "The database did not answer. Retry shortly; send a command again with the same "
-        "Idempotency-Key.",
-        headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
-    return _respond(problem, request)
-
-
-async def _handle_unexpected(request: Request, exc: Exception) -> Response:
-    if database_unavailable(exc):  # raised outside the routes, e.g. in a middleware
-        return await _handle_infrastructure(request, exc)
-    # Runs in Starlette's outermost middleware, after TraceMiddleware has unwound, so the trace
-    # is read from the request state TraceMiddleware left behind.
-    traceparent = current_traceparent() or getattr(request.state, "traceparent", None)
-    trace_id = trace_id_of(traceparent) if traceparent else None
-    logger.error(
-        "unhandled exception in %s %s",
-        request.method,
-        request.url.path,
-        exc_info=exc,
-        extra={"trace_id": trace_id} if trace_id else None,
-    )
-    extensions = {"trace_id": trace_id} if trace_id else {}
-    problem = Problem("An unexpected error occurred.", **extensions)
-    if traceparent:
-        problem.headers["traceparent"] = traceparent
-    return _respond(problem, request)
-
-
-def install_problem_handlers(app: FastAPI) -> None:
-    """Answer every error raised while handling a request with a problem document."""
-    app.add_exception_handler(Problem, _handle_problem)
-    app.add_exception_handler(RequestValidationError, _handle_validation)
-    app.add_exception_handler(StarletteHTTPException, _handle_http)
-    for kind in (*CONNECTION_ERRORS, asyncpg.InterfaceError):
-        app.add_exception_handler(kind, _handle_infrastructure)
-    app.add_exception_handler(Exception, _handle_unexpected)
 
 
 _FIELD_ERROR_SCHEMA: dict[str, Any] = {

@@ -47,7 +47,9 @@ import asyncpg
 from prometheus_client import Counter, Gauge, Histogram
 
 from shared.clock import Clock
+from shared.context import Tx
 from shared.db import database_unavailable
+from shared.outbox import OutboxWriter
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +86,8 @@ class Deadline:
     created_at: datetime
 
 
-Handler = Callable[[asyncpg.Connection, Deadline], Awaitable[None]]
+Handler = Callable[[Tx, Deadline], Awaitable[None]]
+"""A deadline handler: works in the transaction context; what it publishes is sent with it."""
 
 _COLUMNS = "id, kind, key, due_at, payload, attempts, created_at"
 
@@ -211,6 +214,7 @@ class Scheduler:
         max_attempts: int = 8,
         retry_backoff: float = 1.0,
         max_backoff: float = 300.0,
+        outbox: OutboxWriter | None = None,
     ) -> None:
         if batch < 1 or max_attempts < 1:
             raise ValueError("batch and max_attempts must be at least 1")
@@ -219,6 +223,7 @@ class Scheduler:
         self.clock = clock
         self.handlers = dict(handlers)
         self.service = service
+        self.outbox = outbox or OutboxWriter(service)
         self.batch = batch
         self.poll_interval = poll_interval
         self.max_attempts = max_attempts
@@ -326,7 +331,7 @@ class Scheduler:
                     rows = await conn.fetch(_CLAIM_AND_MARK, now, self._kinds, self.batch)
                     deadlines = sorted(map(_deadline, rows), key=lambda d: (d.due_at, d.id))
                     for deadline in deadlines:
-                        await self.handlers[deadline.kind](conn, deadline)
+                        await self._call(conn, deadline)
                     if deadlines:
                         # A handler that swallowed a database error leaves the transaction
                         # aborted, and COMMIT would then roll back without a word: ask first.
@@ -347,8 +352,12 @@ class Scheduler:
                 outcomes.append(await self._fire(conn, _deadline(row)))
         return outcomes
 
+    async def _call(self, conn: asyncpg.Connection, deadline: Deadline) -> None:
+        tx = Tx(conn, self.clock)
+        await self.handlers[deadline.kind](tx, deadline)
+        await tx.flush(self.outbox)
+
     async def _fire(self, conn: asyncpg.Connection, deadline: Deadline) -> _Outcome:
-        handler = self.handlers[deadline.kind]
         now = self.clock.now()
         # A savepoint of our own rather than a nested conn.transaction(): that one, when its
         # RELEASE fails (a handler swallowed a database error), leaves the batch aborted.
@@ -360,7 +369,7 @@ class Scheduler:
                 " WHERE id = $1",
                 deadline.id, now,
             )
-            await handler(conn, deadline)
+            await self._call(conn, deadline)
             await conn.execute("RELEASE SAVEPOINT deadline")
             return _Outcome(deadline, "ok", lateness=_seconds(now - deadline.due_at))
         except Exception as exc:

@@ -1,7 +1,9 @@
 """What every service process is made of, composed once: API, outbox relay, event consumer.
 
-A service's ``api.create_app`` describes itself with a ``ServiceSpec``; ``build_app`` wires the
-database pool, migrations, topics, the idempotent producer, the relay, the consumer runner, the
+A service's ``api.create_app`` describes everything its process runs with a ``ServiceSpec``:
+routes, the event -> handler table, deadline handlers, periodic jobs and the service's typed
+parts (e.g. the auction's bid engine). ``build_app`` wires the database pool, migrations, topics,
+the idempotent producer, the relay, the consumer runner, the deadline scheduler, the jobs, the
 health endpoints, metrics, auth and problem+json errors around it.
 """
 
@@ -15,7 +17,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 import asyncpg
 from fastapi import APIRouter, FastAPI, Request
@@ -26,6 +28,7 @@ from shared import idempotency, retention
 from shared.auth import install_auth
 from shared.clock import Clock, SystemClock, clock_from
 from shared.consumer import ConsumerRunner, Handler
+from shared.context import Command
 from shared.db import SERVER_SETTINGS, create_pool, migrate
 from shared.events import Event, all_event_types
 from shared.idempotency import Once
@@ -35,11 +38,12 @@ from shared.logs import configure_logging
 from shared.metrics import KAFKA_REACHABLE, install_metrics
 from shared.openapi import install_openapi
 from shared.outbox import OutboxRelay, OutboxWriter
-from shared.problems import install_problem_handlers
+from shared.problem_handlers import install_problem_handlers
 from shared.ratelimit import install_rate_limits
+from shared.scheduler import Handler as DeadlineHandler
+from shared.scheduler import Scheduler
 from shared.settings import CommonSettings, ServiceSettings, refuse_development_secrets
 from shared.tracing import TraceMiddleware
-from shared.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -47,19 +51,57 @@ HEALTH_CHECK_TIMEOUT = 2.0
 """Seconds each dependency check of ``/readyz`` may take (they run side by side)."""
 
 
+T = TypeVar("T")
+
+Hook = Callable[["Runtime"], Awaitable[None]]
+Handlers = Mapping[type[Event], Handler]
+Deadlines = Mapping[str, DeadlineHandler]
+
+
+@dataclass(frozen=True)
+class Part(Generic[T]):
+    """A typed part of the service, made once the pool and producer exist (the bid engine, the
+    books). Routes reach it as ``Annotated[T, Depends(part(T))]``, the composition as
+    ``runtime.part(T)``."""
+
+    kind: type[T]
+    build: Callable[[Runtime], T]
+    run: Callable[[T], Awaitable[None]] | None = None
+    """The part's own loop (e.g. keeping leases), started with the background tasks."""
+    stop: Callable[[T], Awaitable[None]] | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    """A background job: ``run(runtime)`` every ``every``, or once and for good without it (a
+    loop of its own). A failing periodic run is logged and the job carries on."""
+
+    name: str
+    run: Hook
+    every: timedelta | None = None
+
+
 @dataclass
 class ServiceSpec:
+    """Everything one service process runs, declared in its ``api.py``.
+
+    ``handlers`` and ``deadlines`` may be given as a function of the runtime when they need
+    its parts (they are then built at startup, after the parts)."""
+
     name: str
     title: str
     description: str
     migrations: Path
     routers: Sequence[APIRouter] = ()
-    handlers: Mapping[type[Event], Handler] = field(default_factory=dict)
-    background: Sequence[Callable[[Runtime], Awaitable[None]]] = ()
-    """Periodic jobs of the service (e.g. expiry sweeps), started with the relay."""
-    startup: Sequence[Callable[[Runtime], Awaitable[None]]] = ()
-    """Run once the pool and producer exist, before requests are served."""
-    shutdown: Sequence[Callable[[Runtime], Awaitable[None]]] = ()
+    handlers: Handlers | Callable[[Runtime], Handlers] = field(default_factory=dict)
+    """The event -> handler table (the service's ``consumer.py``)."""
+    deadlines: Deadlines | Callable[[Runtime], Deadlines] = field(default_factory=dict)
+    """Deadline kind -> handler; ``build_app`` runs a scheduler for them."""
+    jobs: Sequence[Job] = ()
+    parts: Sequence[Part[Any]] = ()
+    startup: Sequence[Hook] = ()
+    """Run once the pool, producer and parts exist, before requests are served."""
+    shutdown: Sequence[Hook] = ()
 
 
 @dataclass
@@ -74,16 +116,28 @@ class Runtime:
     producer: object = None
     relay: OutboxRelay | None = None
     consumer: ConsumerRunner | None = None
+    scheduler: Scheduler | None = None
     tasks: list[asyncio.Task] = field(default_factory=list)
     clock: Clock = field(default_factory=SystemClock)
-    extras: dict[str, Any] = field(default_factory=dict)
-    """Service-specific parts made at startup (e.g. the auction service's bid engine)."""
+    parts: dict[type, Any] = field(default_factory=dict)
+    """The spec's parts by type, made at startup."""
+    handlers: Handlers = field(default_factory=dict)
+    """The event -> handler table as built at startup (from ``spec.handlers``)."""
     kafka_state: str = "ok"
     """The last Kafka check's answer (``ok`` after a start, which needs the cluster)."""
 
-    def unit_of_work(self, region: str, once: Once | None = None) -> UnitOfWork:
-        """One transaction; with ``once``, a keyed command (see :class:`UnitOfWork`)."""
-        return UnitOfWork(self.pool, self.outbox, region, once)
+    def transaction(self, once: Once | None = None) -> Command:
+        """A command's transaction context; with ``once``, a keyed command (see
+        :class:`~shared.context.Command`)."""
+        return Command(self.pool, self.outbox, self.clock, once)
+
+    def unit_of_work(self, region: str, once: Once | None = None) -> Command:
+        """Transition alias of :meth:`transaction` (the region comes from the events)."""
+        return self.transaction(once)
+
+    def part(self, kind: type[T]) -> T:
+        """The service's part of type ``kind`` (declared in its spec)."""
+        return self.parts[kind]
 
     async def check_database(self) -> str:
         """``ok``, or ``error: <kind>`` when the database does not answer within the bound."""
@@ -119,8 +173,34 @@ class Runtime:
             await asyncio.sleep(every)
 
 
-def consumed_topics(spec: ServiceSpec, common: CommonSettings) -> list[str]:
-    return sorted({common.topic(t.aggregate) for t in spec.handlers})
+def consumed_topics(handlers: Handlers, common: CommonSettings) -> list[str]:
+    return sorted({common.topic(t.aggregate) for t in handlers})
+
+
+def _resolve(table: Any, runtime: Runtime) -> Any:
+    return table(runtime) if callable(table) else table
+
+
+async def _every(job: Job, runtime: Runtime) -> None:
+    assert job.every is not None
+    while True:
+        try:
+            await job.run(runtime)
+        except Exception:
+            log.exception("%s: job %s failed; it runs again in %s", runtime.spec.name, job.name,
+                          job.every)
+        await asyncio.sleep(job.every.total_seconds())
+
+
+def part(kind: type[T]) -> Callable[[Request], T]:
+    """A FastAPI dependency answering the running service's part of type ``kind``:
+    ``Engine = Annotated[BidEngine, Depends(part(BidEngine))]``."""
+
+    def dependency(request: Request) -> T:
+        return request.app.state.runtime.part(kind)
+
+    dependency.__name__ = f"part_{kind.__name__}"
+    return dependency
 
 
 def produced_topics(common: CommonSettings) -> list[str]:
@@ -155,7 +235,11 @@ def build_app(
             command_timeout=settings.db_command_timeout,
             connect_timeout=settings.db_connect_timeout,
         )
-        topics = produced_topics(common) + consumed_topics(spec, common)
+        for p in spec.parts:
+            runtime.parts[p.kind] = p.build(runtime)
+        handlers = runtime.handlers = _resolve(spec.handlers, runtime)
+        deadlines = _resolve(spec.deadlines, runtime)
+        topics = produced_topics(common) + consumed_topics(handlers, common)
         await ensure_topics(common.kafka_bootstrap_servers,
                             topics + [dlq_topic(t) for t in topics], common.topic_partitions,
                             common.topic_replication)
@@ -166,13 +250,17 @@ def build_app(
             service=spec.name, database_url=settings.database_url, pool=runtime.pool,
             producer=runtime.producer, topic_for=common.topic, batch_size=settings.relay_batch,
         )
-        if spec.handlers:
+        if handlers:
             runtime.consumer = ConsumerRunner(
                 name=spec.name, bootstrap=common.kafka_bootstrap_servers, pool=runtime.pool,
-                producer=runtime.producer, topics=consumed_topics(spec, common),
-                handlers=spec.handlers, max_batch=settings.consumer_batch,
+                producer=runtime.producer, topics=consumed_topics(handlers, common),
+                handlers=handlers, max_batch=settings.consumer_batch,
                 retries=settings.consumer_retries, group_id=common.group(spec.name),
+                outbox=runtime.outbox, clock=runtime.clock,
             )
+        if deadlines:
+            runtime.scheduler = Scheduler(runtime.pool, settings.database_url, runtime.clock,
+                                          deadlines, service=spec.name, outbox=runtime.outbox)
         for hook in spec.startup:
             await hook(runtime)
         if run_background:
@@ -180,8 +268,16 @@ def build_app(
             runtime.tasks.append(asyncio.create_task(runtime.watch_kafka(), name="kafka-watch"))
             if runtime.consumer:
                 runtime.tasks.append(asyncio.create_task(runtime.consumer.run(), name="consumer"))
-            for job in spec.background:
-                runtime.tasks.append(asyncio.create_task(job(runtime), name=job.__name__))
+            if runtime.scheduler:
+                runtime.tasks.append(asyncio.create_task(runtime.scheduler.run(),
+                                                         name="scheduler"))
+            for p in spec.parts:
+                if p.run is not None:
+                    runtime.tasks.append(asyncio.create_task(
+                        p.run(runtime.parts[p.kind]), name=f"{p.kind.__name__}.run"))
+            for job in spec.jobs:
+                runtime.tasks.append(asyncio.create_task(
+                    _every(job, runtime) if job.every else job.run(runtime), name=job.name))
             runtime.tasks.append(asyncio.create_task(retention.keep_sweeping(
                 runtime.pool, idempotency_keys=timedelta(days=common.idempotency_retention_days),
                 inbox=timedelta(days=common.inbox_retention_days),
@@ -198,6 +294,10 @@ def build_app(
             for hook in spec.shutdown:
                 with contextlib.suppress(Exception):
                     await hook(runtime)
+            for p in spec.parts:
+                if p.stop is not None and p.kind in runtime.parts:
+                    with contextlib.suppress(Exception):
+                        await p.stop(runtime.parts[p.kind])
             await runtime.producer.stop()
             await runtime.pool.close()
 

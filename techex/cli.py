@@ -374,8 +374,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
+    """The lint (ruff, as configured in pyproject.toml), then the tests."""
     from techex.stack.prometheus import ensure_prometheus
 
+    lint = subprocess.call([sys.executable, "-m", "ruff", "check", "."], cwd=REPO)
+    if lint != 0:
+        print("techex: ruff found problems (above); fix them, or `ruff check --fix .`",
+              file=sys.stderr)
+        return lint
     try:  # the deploy checks and the monitoring tests run the real Prometheus
         ensure_prometheus()
     except StackError as exc:
@@ -452,7 +458,7 @@ def parser() -> argparse.ArgumentParser:
                    help="auctions to run, one per province (default 4)")
     s.set_defaults(func=cmd_demo)
 
-    s = sub.add_parser("test", help="run the test suite (starts its own stack)")
+    s = sub.add_parser("test", help="run the lint and the test suite (starts its own stack)")
     s.add_argument("pytest_args", nargs=argparse.REMAINDER)
     s.set_defaults(func=cmd_test)
     return p

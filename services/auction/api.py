@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import uuid
 from datetime import timedelta
 from pathlib import Path
 
-import asyncpg
 from fastapi import FastAPI
 from prometheus_client import Gauge
 
@@ -21,9 +19,11 @@ from services.auction.engine import CLOSE_DEADLINE, BidEngine, OwnedElsewhere, c
 from services.auction.forwarding import Forwarder
 from services.auction.forwarding import install as install_forwarding
 from shared.clock import Clock
+from shared.context import Tx
 from shared.known_listings import known_listings_router
-from shared.scheduler import Deadline, Scheduler, schedule
-from shared.service import Runtime, ServiceSpec, build_app
+from shared.scheduler import Deadline, schedule
+from shared.scheduler import Handler as DeadlineHandler
+from shared.service import Job, Part, Runtime, ServiceSpec, build_app
 from shared.settings import CommonSettings
 
 log = logging.getLogger(__name__)
@@ -32,17 +32,20 @@ CLOSE_RECHECK = timedelta(seconds=1)
 """How soon a fired close deadline looks again whether its auction now reads closed."""
 
 
-async def _start_engine(runtime: Runtime) -> None:
+def _engine(runtime: Runtime) -> BidEngine:
     settings: AuctionSettings = runtime.settings  # type: ignore[assignment]
     if settings.calendar_file:
         years = load_calendar_file(settings.calendar_file)
         log.info("working-day calendars of %s read from %s", years, settings.calendar_file)
-    engine = BidEngine(runtime.pool, runtime.outbox, runtime.clock, url=settings.own_url(),
-                       lease=timedelta(seconds=settings.lease_seconds),
-                       max_batch=settings.max_batch)
-    runtime.extras["engine"] = engine
+    return BidEngine(runtime.pool, runtime.outbox, runtime.clock, url=settings.own_url(),
+                     lease=timedelta(seconds=settings.lease_seconds),
+                     max_batch=settings.max_batch)
 
-    async def close_due(conn: asyncpg.Connection, deadline: Deadline) -> None:
+
+def _deadlines(runtime: Runtime) -> dict[str, DeadlineHandler]:
+    engine = runtime.part(BidEngine)
+
+    async def close_due(tx: Tx, deadline: Deadline) -> None:
         """Hand the close to the auction's writer and look again shortly, without waiting.
 
         Waiting here would hold this deadline's row lock while the writer may be saving a
@@ -51,7 +54,7 @@ async def _start_engine(runtime: Runtime) -> None:
         and the deadline is due again after CLOSE_RECHECK until the auction reads closed.
         """
         auction_id = uuid.UUID(deadline.key)
-        status = await conn.fetchval("SELECT status FROM auctions WHERE id = $1", auction_id)
+        status = await tx.conn.fetchval("SELECT status FROM auctions WHERE id = $1", auction_id)
         if status is None or status in ("closed", "failed"):
             return
         # Every process's scheduler may take the deadline; only the writer can close. A process
@@ -59,13 +62,10 @@ async def _start_engine(runtime: Runtime) -> None:
         # writer's lease has lapsed).
         with contextlib.suppress(OwnedElsewhere):
             await engine.submit(auction_id, close())
-        await schedule(conn, CLOSE_DEADLINE, deadline.key, engine.clock.now() + CLOSE_RECHECK)
+        await schedule(tx.conn, CLOSE_DEADLINE, deadline.key, tx.now() + CLOSE_RECHECK)
 
-    runtime.extras["scheduler"] = Scheduler(
-        runtime.pool, settings.database_url, runtime.clock,
-        {CLOSE_DEADLINE: close_due, **trade_routes.deadline_handlers(runtime),
-         **notice_routes.deadline_handlers(runtime)},
-        service="auction")
+    return {CLOSE_DEADLINE: close_due, **trade_routes.deadline_handlers(runtime),
+            **notice_routes.deadline_handlers(runtime)}
 
 
 ACTIVE = Gauge("techex_auction_procedures", "Pricing procedures by route and status",
@@ -74,29 +74,12 @@ ACTIVE = Gauge("techex_auction_procedures", "Pricing procedures by route and sta
 
 async def _count_procedures(runtime: Runtime) -> None:
     """Keep the procedures gauge (active auctions, trades, notices) current."""
-    while True:
-        try:
-            rows = await runtime.pool.fetch(
-                "SELECT 'auction' AS route, status, count(*) AS n FROM auctions GROUP BY status"
-                " UNION ALL SELECT 'listing', status, count(*) FROM listing_trades GROUP BY status"
-                " UNION ALL SELECT 'negotiated', status, count(*) FROM notices GROUP BY status")
-            for r in rows:
-                ACTIVE.labels(r["route"], r["status"]).set(r["n"])
-        except Exception:
-            log.exception("counting procedures failed")
-        await asyncio.sleep(15)
-
-
-async def _keep_leases(runtime: Runtime) -> None:
-    await runtime.extras["engine"].keep_leases()
-
-
-async def _run_scheduler(runtime: Runtime) -> None:
-    await runtime.extras["scheduler"].run()
-
-
-async def _stop_engine(runtime: Runtime) -> None:
-    await runtime.extras["engine"].stop()
+    rows = await runtime.pool.fetch(
+        "SELECT 'auction' AS route, status, count(*) AS n FROM auctions GROUP BY status"
+        " UNION ALL SELECT 'listing', status, count(*) FROM listing_trades GROUP BY status"
+        " UNION ALL SELECT 'negotiated', status, count(*) FROM notices GROUP BY status")
+    for r in rows:
+        ACTIVE.labels(r["route"], r["status"]).set(r["n"])
 
 
 def create_app(
@@ -121,9 +104,10 @@ def create_app(
         routers=[routes.router, known_listings_router("auction"), trade_routes.router,
                  notice_routes.router],
         handlers=HANDLERS,
-        startup=(_start_engine,),
-        background=(_keep_leases, _run_scheduler, _count_procedures),
-        shutdown=(_stop_engine, close_forwarder),
+        parts=[Part(BidEngine, _engine, run=BidEngine.keep_leases, stop=BidEngine.stop)],
+        deadlines=_deadlines,
+        jobs=[Job("procedure-gauges", _count_procedures, every=timedelta(seconds=15))],
+        shutdown=(close_forwarder,),
     )
     app = build_app(spec, settings, common, run_background=run_background, clock=clock)
     install_forwarding(app, forwarder)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import asyncpg
 
 from services.auction import repository, store, trade_routes
 from services.auction.domain import deals
-from shared.envelope import Envelope
+from shared.context import Tx
 from shared.events.auction import BidderQualified
 from shared.events.listing import (
     ListingCreated,
@@ -16,46 +16,40 @@ from shared.events.listing import (
     ListingPublished,
     ListingWithdrawn,
 )
-from shared.events.procedures import DealDefaulted, DepositConfirmed
-from shared.outbox import OutboxWriter
-
-_OUTBOX = OutboxWriter("auction")
+from shared.events.settlement import DealDefaulted, DepositConfirmed
 
 
-async def on_listing_created(conn: asyncpg.Connection, event: ListingCreated,
-                             envelope: Envelope) -> None:
-    await repository.record_listing(conn, event)
+async def on_listing_created(tx: Tx, event: ListingCreated) -> None:
+    await repository.record_listing(tx.conn, event)
 
 
-async def on_listing_published(conn: asyncpg.Connection, event: ListingPublished,
-                               envelope: Envelope) -> None:
-    await repository.listing_published(conn, event)
+async def on_listing_published(tx: Tx, event: ListingPublished) -> None:
+    await repository.listing_published(tx.conn, event)
 
 
-async def on_listing_gone(conn: asyncpg.Connection, event: ListingWithdrawn | ListingExpired,
-                          envelope: Envelope) -> None:
-    await repository.listing_status(conn, event.listing_id, event.name)
+async def on_listing_gone(tx: Tx, event: ListingWithdrawn | ListingExpired) -> None:
+    await repository.listing_status(tx.conn, event.listing_id, event.name)
 
 
-async def on_deposit_confirmed(conn: asyncpg.Connection, event: DepositConfirmed,
-                               envelope: Envelope) -> None:
+async def on_deposit_confirmed(tx: Tx, event: DepositConfirmed) -> None:
     """The bidder qualifies. The auction's writer learns it from the row when the bidder
     first bids (see engine), so this works in whichever process consumes the event. A deposit
     for a listing trade qualifies its buyer there (see trade_routes.qualify_by_deposit)."""
+    conn = tx.conn
     exists = await conn.fetchval("SELECT region FROM auctions WHERE id = $1",
                                  event.procedure_id)
     if exists is None:
         trade = await trade_routes.qualify_by_deposit(conn, event)
         if trade is not None:
-            region, events = trade
-            await _OUTBOX.add(conn, events, region=region)
+            _region, events = trade
+            tx.publish(*events)
         return  # otherwise a deposit for another kind of procedure
     first = await store.confirm_deposit(conn, event.procedure_id, event.bidder_id,
                                         event.confirmed_at)
     if first:
-        await _OUTBOX.add(conn, [BidderQualified(
-            procedure_id=event.procedure_id, region=exists, occurred_at=datetime.now(UTC),
-            actor="settlement", bidder_id=event.bidder_id)], region=exists)
+        tx.publish(BidderQualified(
+            procedure_id=event.procedure_id, region=exists, occurred_at=tx.now(),
+            actor="settlement", bidder_id=event.bidder_id))
 
 
 WINNER_DEFAULTED = "winner-defaulted"
@@ -86,17 +80,16 @@ async def fail_defaulted(conn: asyncpg.Connection, procedure_id, at: datetime
     return await conn.fetchrow(_FAIL_DEFAULTED, procedure_id, WINNER_DEFAULTED, at)
 
 
-async def on_deal_defaulted(conn: asyncpg.Connection, event: DealDefaulted,
-                            envelope: Envelope) -> None:
+async def on_deal_defaulted(tx: Tx, event: DealDefaulted) -> None:
     """The winner did not pay: the procedure ends failed (so the lot can be offered again)
     and ``AuctionFailed`` tells the listing service the listing is no longer in transaction.
     A redelivery finds the procedure failed already and does nothing."""
-    row = await fail_defaulted(conn, event.procedure_id, event.defaulted_at)
+    row = await fail_defaulted(tx.conn, event.procedure_id, event.defaulted_at)
     if row is None:
         return
-    await _OUTBOX.add(conn, [deals.failure_event(
+    tx.publish(deals.failure_event(
         procedure_id=event.procedure_id, listing_id=row["listing_id"], region=row["region"],
-        reason=WINNER_DEFAULTED, at=event.defaulted_at)], region=row["region"])
+        reason=WINNER_DEFAULTED, at=event.defaulted_at))
 
 
 HANDLERS = {

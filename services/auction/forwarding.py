@@ -19,7 +19,8 @@ from starlette.background import BackgroundTask
 from starlette.responses import StreamingResponse
 
 from services.auction.engine import OwnedElsewhere
-from shared.problems import Problem, problem_response
+from shared.problem_handlers import problem_response
+from shared.problems import Problem
 
 log = logging.getLogger(__name__)
 

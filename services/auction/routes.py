@@ -137,7 +137,7 @@ class BidOut(BaseModel):
 
 
 def engine_of(request: Request) -> BidEngine:
-    return runtime_of(request).extras["engine"]
+    return runtime_of(request).part(BidEngine)
 
 
 @router.post("/auctions", status_code=201, response_model=AuctionOut)

@@ -51,7 +51,7 @@ from services.auction.views import (
 from shared.auth import Principal, Role, authorize_region, optional_principal, require
 from shared.bounds import Fen, PositiveFen, int_field
 from shared.events.base import Event
-from shared.events.procedures import DepositConfirmed
+from shared.events.settlement import DepositConfirmed
 from shared.idempotency import IdempotencyKey, Once
 from shared.problems import PROBLEM_RESPONSES, not_found
 from shared.ratelimit import per_account, rate_limited

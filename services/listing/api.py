@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -11,7 +12,7 @@ from services.listing.consumer import HANDLERS
 from services.listing.metrics import refresh_gauges, sweep_expired
 from services.listing.routes import achievements, demands
 from shared.clock import Clock
-from shared.service import ServiceSpec, build_app
+from shared.service import Job, ServiceSpec, build_app
 from shared.settings import CommonSettings
 
 
@@ -30,6 +31,7 @@ def create_app(
     run_background: bool = True,
     clock: Clock | None = None,
 ) -> FastAPI:
+    settings = settings or ListingSettings()
     spec = ServiceSpec(
         name="listing",
         title="techex listing service",
@@ -38,7 +40,10 @@ def create_app(
         migrations=Path(__file__).parent / "migrations",
         routers=_routers(),
         handlers=HANDLERS,
-        background=(refresh_gauges, sweep_expired),
+        jobs=[Job("listing-gauges", refresh_gauges,
+                  every=timedelta(seconds=settings.gauge_refresh_seconds)),
+              Job("expiry-sweep", sweep_expired,
+                  every=timedelta(seconds=settings.expiry_sweep_seconds))],
     )
-    return build_app(spec, settings or ListingSettings(), common,
+    return build_app(spec, settings, common,
                      run_background=run_background, clock=clock)

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
 
 from services.registry.config import RegistrySettings
 from services.registry.consumer import HANDLERS
-from services.registry.metrics import keep_gauges
+from services.registry.metrics import refresh_gauges
 from services.registry.routes import contracts, statistics
 from shared.clock import Clock
 from shared.known_listings import known_listings_router
-from shared.service import ServiceSpec, build_app
+from shared.service import Job, ServiceSpec, build_app
 from shared.settings import CommonSettings
 
 
@@ -22,6 +23,7 @@ def create_app(
     run_background: bool = True,
     clock: Clock | None = None,
 ) -> FastAPI:
+    settings = settings or RegistrySettings()
     spec = ServiceSpec(
         name="registry",
         title="techex registry service",
@@ -31,7 +33,8 @@ def create_app(
         migrations=Path(__file__).parent / "migrations",
         routers=[known_listings_router("registry"), contracts.router, statistics.router],
         handlers=HANDLERS,
-        background=(keep_gauges,),
+        jobs=[Job("registry-gauges", refresh_gauges,
+                  every=timedelta(seconds=settings.gauge_seconds))],
     )
-    return build_app(spec, settings or RegistrySettings(), common,
+    return build_app(spec, settings, common,
                      run_background=run_background, clock=clock)

@@ -8,7 +8,7 @@ from services.registry import repository
 from services.registry.domain.contract import Contract
 from shared.envelope import Envelope
 from shared.events.listing import ListingCreated
-from shared.events.procedures import SettlementCompleted
+from shared.events.settlement import SettlementCompleted
 from shared.outbox import OutboxWriter
 
 OUTBOX = OutboxWriter("registry")

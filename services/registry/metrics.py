@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
-
 from prometheus_client import Counter, Gauge
 
 from services.registry import repository
 from shared.service import Runtime
-
-log = logging.getLogger(__name__)
 
 TURNOVER = Counter(
     "techex_registry_turnover_fen", "Technology transaction amount registered, in fen",
@@ -26,11 +21,3 @@ async def refresh_gauges(runtime: Runtime) -> None:
     PENDING.set(pending)
     OVERDUE.set(overdue)
 
-
-async def keep_gauges(runtime: Runtime) -> None:
-    while True:
-        try:
-            await refresh_gauges(runtime)
-        except Exception:
-            log.exception("counting pending filings failed")
-        await asyncio.sleep(runtime.settings.gauge_seconds)  # type: ignore[attr-defined]

@@ -16,7 +16,7 @@ from services.settlement.problems import UnknownDeal
 from services.settlement.routes import books_of
 from services.settlement.schemas import CallbackOut, DepositOut
 from shared.openapi import inline_schema
-from shared.problems import PROBLEM_RESPONSES, ValidationFailed
+from shared.problems import PROBLEM_RESPONSES, ValidationFailed, field_errors
 from shared.ratelimit import per_address, rate_limited
 from shared.service import runtime_of
 
@@ -52,8 +52,7 @@ async def bank_callback(request: Request) -> dict[str, Any]:
     except ValidationError as e:
         raise ValidationFailed(
             "The callback body is not valid.",
-            errors=[{"field": ".".join(map(str, err["loc"])), "message": err["msg"]}
-                    for err in e.errors()]) from None
+            errors=field_errors(e.errors())) from None
     bank.check_fresh(cb.timestamp, runtime.clock.now(),
                      timedelta(seconds=settings.bank_callback_window_seconds))
     books = books_of(request)

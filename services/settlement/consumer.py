@@ -5,44 +5,33 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import asyncpg
-
 from services.settlement import repository, settling, store
 from services.settlement.books import Books
 from shared.consumer import Handler
-from shared.envelope import Envelope
-from shared.events.auction import BidderRegistered
+from shared.context import Tx
+from shared.events.auction import AuctionFailed, BidderRegistered, DealConcluded
 from shared.events.listing import ListingCreated
-from shared.events.procedures import AuctionFailed, DealConcluded
-from shared.outbox import OutboxWriter
-
-OUTBOX = OutboxWriter("settlement")
 
 
-async def on_listing_created(
-    conn: asyncpg.Connection, event: ListingCreated, envelope: Envelope
-) -> None:
-    await repository.record_listing(conn, event)
+async def on_listing_created(tx: Tx, event: ListingCreated) -> None:
+    await repository.record_listing(tx.conn, event)
 
 
 def handlers(books: Books) -> Mapping[type, Handler]:
     """The handlers, bound to the service's policies and clock."""
 
-    async def on_bidder_registered(conn: asyncpg.Connection, event: BidderRegistered,
-                                   envelope: Envelope) -> None:
-        await store.record_registration(conn, event)
+    async def on_bidder_registered(tx: Tx, event: BidderRegistered) -> None:
+        await store.record_registration(tx.conn, event)
 
-    async def on_deal_concluded(conn: asyncpg.Connection, event: DealConcluded,
-                                envelope: Envelope) -> None:
-        out = await settling.open_deal(conn, books, event)
-        await OUTBOX.add(conn, out.events, region=event.region)
+    async def on_deal_concluded(tx: Tx, event: DealConcluded) -> None:
+        out = await settling.open_deal(tx.conn, books, event)
+        tx.publish(*out.events)
         out.count()
 
-    async def on_auction_failed(conn: asyncpg.Connection, event: AuctionFailed,
-                                envelope: Envelope) -> None:
-        out = await settling.release_deposits(conn, books, event.procedure_id,
+    async def on_auction_failed(tx: Tx, event: AuctionFailed) -> None:
+        out = await settling.release_deposits(tx.conn, books, event.procedure_id,
                                               "procedure-failed")
-        await OUTBOX.add(conn, out.events, region=event.region)
+        tx.publish(*out.events)
 
     return {
         ListingCreated: on_listing_created,

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
-
 import asyncpg
 from prometheus_client import Counter, Gauge
 
 from services.settlement import ledger_store
-
-log = logging.getLogger(__name__)
 
 SETTLED = Counter(
     "techex_settlement_settled_fen",
@@ -32,11 +27,3 @@ async def refresh(db: asyncpg.Pool | asyncpg.Connection) -> None:
     OVERDUE.set(await db.fetchval(
         "SELECT count(*) FROM deals WHERE status = 'open' AND overdue_since IS NOT NULL"))
 
-
-async def keep_fresh(pool: asyncpg.Pool, every: float = 5.0) -> None:
-    while True:
-        try:
-            await refresh(pool)
-        except Exception:
-            log.exception("refreshing the settlement gauges failed")
-        await asyncio.sleep(every)

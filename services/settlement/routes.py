@@ -32,7 +32,7 @@ SellerId = Annotated[SubjectId, Path()]
 
 
 def books_of(request: Request) -> Books:
-    return runtime_of(request).extras["books"]
+    return runtime_of(request).part(Books)
 
 
 def _oversees(p: Principal) -> bool:

@@ -48,14 +48,11 @@ from services.settlement.problems import (
     UnknownRegistration,
 )
 from shared.events import Event
-from shared.events.procedures import (
-    DealConcluded,
-    DealDefaulted,
-    DepositConfirmed,
-    SettlementCompleted,
-)
+from shared.events.auction import DealConcluded
 from shared.events.settlement import (
+    DealDefaulted,
     DepositApplied,
+    DepositConfirmed,
     DepositForfeited,
     DepositReleased,
     FeeCharged,
@@ -64,6 +61,7 @@ from shared.events.settlement import (
     PaymentReceived,
     PaymentScheduleSet,
     PayoutMade,
+    SettlementCompleted,
     SettlementOpened,
     SubsidyAssessed,
 )

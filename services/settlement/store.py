@@ -9,8 +9,7 @@ from decimal import Decimal
 
 import asyncpg
 
-from shared.events.auction import BidderRegistered
-from shared.events.procedures import DealConcluded
+from shared.events.auction import BidderRegistered, DealConcluded
 
 Db = asyncpg.Pool | asyncpg.Connection
 

@@ -5,9 +5,7 @@ Importing this package registers all event modules, so :func:`lookup` and
 """
 
 from shared.events import auction as auction
-from shared.events import demand as demand
 from shared.events import listing as listing
-from shared.events import procedures as procedures
 from shared.events import registry as registry
 from shared.events import settlement as settlement
 from shared.events.base import (

@@ -2,10 +2,10 @@
 with public notice (协议定价 + 公示).
 
 All three routes publish on the ``auction`` aggregate with the procedure id as subject, so one
-procedure's events stay ordered on one partition. The announcement, the failure and the deal are
-the shared contracts of ``shared.events.procedures`` (``AuctionAnnounced``, ``AuctionFailed``,
-``DealConcluded``); the events here are the procedure's own record, from which its terms, bid
-sequence, extensions, objections and outcome can be rebuilt.
+procedure's events stay ordered on one partition. The announcement, the failure and the deal
+(``AuctionAnnounced``, ``AuctionFailed``, ``DealConcluded``) are what the other services follow;
+the rest is the procedure's own record, from which its terms, bid sequence, extensions,
+objections and outcome can be rebuilt.
 
 A secret reserve price appears only in ``AuctionClosed``; proxy-bid maxima never appear at all
 (only the automatic bids they place do).
@@ -21,13 +21,16 @@ from pydantic import AwareDatetime, ConfigDict, Field
 from shared.events.base import Event, register
 
 __all__ = [
+    "AuctionAnnounced",
     "AuctionClosed",
     "AuctionExtended",
+    "AuctionFailed",
     "AuctionTermsPublished",
     "BidAccepted",
     "BidRejected",
     "BidderQualified",
     "BidderRegistered",
+    "DealConcluded",
     "ListingBiddingStarted",
     "ListingPeriodExtended",
     "ListingTradeTermsPublished",
@@ -280,3 +283,74 @@ class ObjectionResolved(_ProcedureEvent):
     objection_id: UUID
     outcome: Literal["upheld", "dismissed"]
     reason: str = Field(min_length=1)
+
+
+# Read by the other services to follow a procedure (formerly the procedures module).
+
+_REGION = Field(pattern=r"^[0-9]{6}$", description="GB/T 2260 administrative code")
+
+
+def _examples(**fields: Any) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"examples": [fields]})
+
+
+@register
+class AuctionAnnounced(Event):
+    """A pricing procedure was announced for a listing (auction, listing trade or notice)."""
+
+    aggregate: ClassVar[str] = "auction"
+    name: ClassVar[str] = "announced"
+    time_field: ClassVar[str] = "announced_at"
+    subject_field: ClassVar[str] = "procedure_id"
+    model_config = _examples(procedure_id=_PROC, listing_id=_LISTING, route="auction",
+                             region="230102", announced_at=_AT,
+                             starts_at="2026-04-09T02:00:00Z")
+
+    procedure_id: UUID
+    listing_id: UUID
+    route: Literal["auction", "listing", "negotiated"]
+    region: str = _REGION
+    announced_at: AwareDatetime
+    starts_at: AwareDatetime
+
+
+@register
+class AuctionFailed(Event):
+    """The procedure ended without a deal (流拍, no qualified buyer, upheld objection)."""
+
+    aggregate: ClassVar[str] = "auction"
+    name: ClassVar[str] = "failed"
+    time_field: ClassVar[str] = "failed_at"
+    subject_field: ClassVar[str] = "procedure_id"
+    model_config = _examples(procedure_id=_PROC, listing_id=_LISTING, region="230102",
+                             reason="no-bid", failed_at=_AT)
+
+    procedure_id: UUID
+    listing_id: UUID
+    region: str = _REGION
+    reason: str
+    failed_at: AwareDatetime
+
+
+@register
+class DealConcluded(Event):
+    """A price was set by one of the three routes: everything settlement and registry need."""
+
+    aggregate: ClassVar[str] = "deal"
+    name: ClassVar[str] = "concluded"
+    time_field: ClassVar[str] = "concluded_at"
+    subject_field: ClassVar[str] = "deal_id"
+    model_config = _examples(deal_id=_DEAL, procedure_id=_PROC, listing_id=_LISTING,
+                             route="auction", region="230102", seller_id="hit-university",
+                             buyer_id="longjiang-coatings", price_fen=186000000,
+                             concluded_at=_AT)
+
+    deal_id: UUID
+    procedure_id: UUID
+    listing_id: UUID
+    route: Literal["auction", "listing", "negotiated"]
+    region: str = _REGION
+    seller_id: str
+    buyer_id: str
+    price_fen: int = Field(gt=0, description="the deal price in fen (分)")
+    concluded_at: AwareDatetime

@@ -109,8 +109,8 @@ def register(cls: E) -> E:
     """Class decorator adding an event class to the catalog.
 
     Checks at import time what would otherwise fail at runtime: naming, ``subject_field``,
-    ``time_field``, uniqueness of the type and of the class name (AsyncAPI names operations
-    after it), and that every schema example validates.
+    ``time_field``, a required ``region``, uniqueness of the type and of the class name
+    (AsyncAPI names operations after it), and that every schema example validates.
     """
     for attr in ("aggregate", "name"):
         value = getattr(cls, attr, None)
@@ -134,6 +134,10 @@ def register(cls: E) -> E:
             cls.model_validate(example)
         except ValidationError as exc:
             raise CatalogError(f"{cls.__qualname__} example does not validate: {exc}") from exc
+    region = cls.model_fields.get("region")
+    if region is None or not region.is_required():
+        raise CatalogError(f"{cls.__qualname__} needs a required region field (the outbox and "
+                           "ce_source take the region from the event)")
     time_field = cls.model_fields.get(cls.time_field)
     if (time_field is None or time_field.annotation is not AwareDatetime
             or not time_field.is_required()):

@@ -1,9 +1,9 @@
 """Events of the settlement service's own aggregates: ``settlement`` (a deal's payment schedule,
 receipts, fees and payouts), ``deposit`` (held, applied, released, forfeited) and ``subsidy``.
 
-The contracts other services read are in :mod:`shared.events.procedures` (``DepositConfirmed``,
-``SettlementCompleted``, ``DealDefaulted``). Together with those, these events are the record
-from which a deal's settlement can be rebuilt step by step. Money is integer fen.
+The other services follow ``DepositConfirmed``, ``SettlementCompleted`` and ``DealDefaulted``;
+together these events are the record from which a deal's settlement can be rebuilt step by
+step. Money is integer fen.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from shared.events.base import Event, register
 
 __all__ = [
+    "DealDefaulted",
     "DepositApplied",
+    "DepositConfirmed",
     "DepositForfeited",
     "DepositReleased",
     "FeeCharged",
@@ -25,6 +27,7 @@ __all__ = [
     "PaymentReceived",
     "PaymentScheduleSet",
     "PayoutMade",
+    "SettlementCompleted",
     "SettlementOpened",
     "SubsidyAssessed",
 ]
@@ -259,3 +262,79 @@ class SubsidyAssessed(Event):
                                                           "transfer commissioner (技术转移专员)")
     reasons: list[str]
     assessed_at: AwareDatetime
+
+
+# Read by the other services to follow a procedure (formerly the procedures module).
+
+_LISTING = "3f0c9a52-6d1e-4b8a-9c47-2e5d8b1f7a06"
+
+
+@register
+class DepositConfirmed(Event):
+    """The settlement service holds a bidder's deposit for a procedure: the bidder qualifies."""
+
+    aggregate: ClassVar[str] = "deposit"
+    name: ClassVar[str] = "confirmed"
+    time_field: ClassVar[str] = "confirmed_at"
+    subject_field: ClassVar[str] = "deposit_id"
+    model_config = _examples(deposit_id="1e2d3c4b-5a69-4788-9a0b-1c2d3e4f5a6b",
+                             procedure_id=_PROC, bidder_id="longjiang-coatings",
+                             amount_fen=15000000, region="230102", confirmed_at=_AT)
+
+    deposit_id: UUID
+    procedure_id: UUID
+    bidder_id: str
+    amount_fen: int = Field(gt=0)
+    region: str = _REGION
+    confirmed_at: AwareDatetime
+
+
+@register
+class SettlementCompleted(Event):
+    """The deal's price was received in full and paid out."""
+
+    aggregate: ClassVar[str] = "settlement"
+    name: ClassVar[str] = "completed"
+    time_field: ClassVar[str] = "completed_at"
+    subject_field: ClassVar[str] = "deal_id"
+    model_config = _examples(deal_id=_DEAL, listing_id=_LISTING, region="230102",
+                             received_fen=186000000, completed_at=_AT,
+                             procedure_id=_PROC, route="auction", seller_id="hit-university",
+                             buyer_id="longjiang-coatings", price_fen=186000000,
+                             concluded_at=_AT)
+
+    deal_id: UUID
+    listing_id: UUID | None = None
+    region: str = _REGION
+    received_fen: int = Field(ge=0, description="实际到账金额 in fen")
+    completed_at: AwareDatetime
+    # What the registry pre-fills a contract draft with (optional: added in the same version).
+    procedure_id: UUID | None = None
+    route: Literal["auction", "listing", "negotiated"] | None = None
+    seller_id: str | None = None
+    buyer_id: str | None = None
+    price_fen: int | None = Field(default=None, gt=0, description="the deal price in fen")
+    concluded_at: AwareDatetime | None = None
+
+
+@register
+class DealDefaulted(Event):
+    """The buyer did not pay by the deadline: the deposit is forfeited and the lot goes back
+    to the auction service, which ends the procedure as failed so the lot can be offered again."""
+
+    aggregate: ClassVar[str] = "deal"
+    name: ClassVar[str] = "defaulted"
+    time_field: ClassVar[str] = "defaulted_at"
+    subject_field: ClassVar[str] = "deal_id"
+    model_config = _examples(deal_id=_DEAL, procedure_id=_PROC, listing_id=_LISTING,
+                             region="230102", buyer_id="longjiang-coatings",
+                             forfeited_fen=15000000, due_at=_AT, defaulted_at=_AT)
+
+    deal_id: UUID
+    procedure_id: UUID
+    listing_id: UUID
+    region: str = _REGION
+    buyer_id: str
+    forfeited_fen: int = Field(ge=0, description="the defaulting buyer's deposit, forfeited")
+    due_at: AwareDatetime
+    defaulted_at: AwareDatetime

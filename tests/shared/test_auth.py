@@ -26,7 +26,8 @@ from shared.auth import (
     require,
     require_region,
 )
-from shared.problems import PROBLEM_MEDIA_TYPE, Problem, install_problem_handlers
+from shared.problem_handlers import install_problem_handlers
+from shared.problems import PROBLEM_MEDIA_TYPE, Problem
 from shared.regions import Region, RegionCode
 from shared.settings import CommonSettings
 

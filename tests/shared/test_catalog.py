@@ -220,8 +220,10 @@ def _event_class(
     subject_field: str = "probe_id",
     time_field: str = "occurred_at",
     examples: list[dict[str, Any]] | None = None,
+    region: bool = True,
 ) -> type[Event]:
-    example = {"probe_id": "p-1", "occurred_at": "2026-04-02T02:00:00Z", "due": "2026-04-03"}
+    example = {"probe_id": "p-1", "occurred_at": "2026-04-02T02:00:00Z", "due": "2026-04-03",
+               "region": "230102"}
     namespace: dict[str, Any] = {
         "__annotations__": {
             "aggregate": ClassVar[str],
@@ -231,6 +233,7 @@ def _event_class(
             "probe_id": str,
             "occurred_at": AwareDatetime,
             "due": date,
+            **({"region": str} if region else {}),
         },
         "aggregate": aggregate,
         "name": event_name,
@@ -254,6 +257,7 @@ def _event_class(
         ({"examples": []}, "examples"),
         ({"examples": [{"probe_id": 42}]}, "example does not validate"),
         ({"time_field": "missing_at"}, "time_field"),
+        ({"region": False}, "required region"),
         ({"time_field": "due"}, "time_field 'due' is not a required AwareDatetime"),
     ],
 )

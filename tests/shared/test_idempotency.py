@@ -13,6 +13,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 
 from shared import idempotency
+from shared.clock import SystemClock
+from shared.context import Command
 from shared.idempotency import (
     Answer,
     IdempotencyKey,
@@ -23,7 +25,6 @@ from shared.idempotency import (
 )
 from shared.outbox import OutboxWriter
 from shared.problems import Conflict, Problem
-from shared.uow import UnitOfWork
 from tests.support.pipeline import listing_event, prepare
 
 
@@ -51,12 +52,12 @@ class Busy(Problem):
 async def _command(pool, once: Once | None, what: str = "x", fail: BaseException | None = None
                    ) -> Response:
     """A command that writes a thing and an event, answered 201 (or fails with ``fail``)."""
-    async with UnitOfWork(pool, OutboxWriter("test"), "230102", once) as uow:
-        n = await uow.conn.fetchval("INSERT INTO things (what) VALUES ($1) RETURNING n", what)
-        uow.publish(listing_event(uuid.uuid4(), n))
+    async with Command(pool, OutboxWriter("test"), SystemClock(), once) as tx:
+        n = await tx.conn.fetchval("INSERT INTO things (what) VALUES ($1) RETURNING n", what)
+        tx.publish(listing_event(uuid.uuid4(), n))
         if fail is not None:
             raise fail
-        return uow.answer(201, {"n": n, "what": what}, {"Location": f"/things/{n}"})
+        return tx.answer(201, {"n": n, "what": what}, {"Location": f"/things/{n}"})
 
 
 async def _counts(pool) -> tuple[int, int]:
@@ -140,10 +141,10 @@ async def test_a_definite_refusal_is_stored_without_the_commands_writes(pool):
 
 async def test_a_refusal_that_keeps_its_record_commits_it_once(pool):
     async def refused(once: Once | None) -> None:
-        async with UnitOfWork(pool, OutboxWriter("test"), "230102", once) as uow:
-            await uow.conn.execute("INSERT INTO things (what) VALUES ('rejected bid')")
-            uow.publish(listing_event(uuid.uuid4(), 1))
-            raise uow.refuse(Conflict("Too low.", reason="below-minimum"))
+        async with Command(pool, OutboxWriter("test"), SystemClock(), once) as tx:
+            await tx.conn.execute("INSERT INTO things (what) VALUES ('rejected bid')")
+            tx.publish(listing_event(uuid.uuid4(), 1))
+            raise tx.refuse(Conflict("Too low.", reason="below-minimum"))
 
     with pytest.raises(Conflict):
         await refused(_once())
@@ -158,9 +159,9 @@ async def test_a_refusal_that_keeps_its_record_commits_it_once(pool):
 
 
 async def test_a_keyed_command_that_gives_no_answer_is_a_bug_and_writes_nothing(pool):
-    with pytest.raises(RuntimeError, match=r"uow\.answer"):
-        async with UnitOfWork(pool, OutboxWriter("test"), "230102", _once()) as uow:
-            await uow.conn.execute("INSERT INTO things (what) VALUES ('x')")
+    with pytest.raises(RuntimeError, match=r"tx\.answer"):
+        async with Command(pool, OutboxWriter("test"), SystemClock(), _once()) as tx:
+            await tx.conn.execute("INSERT INTO things (what) VALUES ('x')")
     assert await _counts(pool) == (0, 0)
     assert await pool.fetchval("SELECT count(*) FROM idempotency_keys") == 0
 

@@ -12,7 +12,8 @@ from starlette.routing import Route
 
 from shared.bounds import PositiveFen
 from shared.json_body import JsonBodyMiddleware, is_json_media_type
-from shared.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
+from shared.problem_handlers import install_problem_handlers
+from shared.problems import PROBLEM_MEDIA_TYPE
 
 JSON = {"Content-Type": "application/json"}
 

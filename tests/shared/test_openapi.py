@@ -14,7 +14,8 @@ from services.registry.api import create_app as registry_app
 from services.settlement.api import create_app as settlement_app
 from shared.auth import Principal, Role, require, require_region
 from shared.openapi import install_openapi
-from shared.problems import PROBLEM_MEDIA_TYPE, PROBLEM_RESPONSES, install_problem_handlers
+from shared.problem_handlers import install_problem_handlers
+from shared.problems import PROBLEM_MEDIA_TYPE, PROBLEM_RESPONSES
 
 APPS = {"listing": listing_app, "auction": auction_app, "settlement": settlement_app,
         "registry": registry_app}

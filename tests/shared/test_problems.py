@@ -12,6 +12,7 @@ from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel, Field
 
 from shared.db import create_pool
+from shared.problem_handlers import install_problem_handlers
 from shared.problems import (
     PROBLEM_MEDIA_TYPE,
     PROBLEM_RESPONSES,
@@ -23,7 +24,6 @@ from shared.problems import (
     ValidationFailed,
     conflict,
     forbidden,
-    install_problem_handlers,
     not_found,
     unauthorized,
     validation,
@@ -211,7 +211,7 @@ async def test_http_exceptions_keep_their_status(client: httpx.AsyncClient) -> N
 async def test_unhandled_errors_are_logged_but_not_leaked(
     client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.ERROR, logger="shared.problems"):
+    with caplog.at_level(logging.ERROR, logger="shared.problem_handlers"):
         response = await client.get("/boom")
 
     body = _problem(response, 500)
@@ -219,7 +219,7 @@ async def test_unhandled_errors_are_logged_but_not_leaked(
     assert "postgres" not in response.text
     assert "Traceback" not in response.text
     assert body["trace_id"] == trace_id_of(response.headers["traceparent"])
-    (record,) = [r for r in caplog.records if r.name == "shared.problems"]
+    (record,) = [r for r in caplog.records if r.name == "shared.problem_handlers"]
     assert record.exc_info is not None
     assert "/boom" in record.getMessage()
 

@@ -10,7 +10,8 @@ import pytest
 from fastapi import APIRouter, Depends, FastAPI
 
 from shared.auth import Principal, Role, install_auth, mint_token, require
-from shared.problems import PROBLEM_RESPONSES, install_problem_handlers
+from shared.problem_handlers import install_problem_handlers
+from shared.problems import PROBLEM_RESPONSES
 from shared.ratelimit import (
     MAX_KEYS,
     RateLimited,

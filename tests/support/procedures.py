@@ -10,7 +10,8 @@ import asyncpg
 from services.auction import consumer, repository
 from shared.events import examples_of
 from shared.events.listing import ListingPublished
-from shared.events.procedures import DepositConfirmed
+from shared.events.settlement import DepositConfirmed
+from tests.support.handlers import deliver
 
 SELLER = examples_of(ListingPublished)[0]["seller_id"]
 REGION = examples_of(ListingPublished)[0]["region"]
@@ -35,15 +36,9 @@ async def published_listing(url: str, route: str = "auction") -> uuid.UUID:
 async def confirm_deposit(url: str, procedure_id: str | uuid.UUID, bidder: str, at: datetime,
                           amount_fen: int = 100_000) -> None:
     """What the consumer does with the settlement service's DepositConfirmed."""
-    conn = await asyncpg.connect(url)
-    try:
-        async with conn.transaction():
-            await consumer.on_deposit_confirmed(conn, DepositConfirmed(
-                deposit_id=uuid.uuid4(), procedure_id=uuid.UUID(str(procedure_id)),
-                bidder_id=bidder, amount_fen=amount_fen, region=REGION, confirmed_at=at),
-                None)
-    finally:
-        await conn.close()
+    await deliver(url, "auction", consumer.on_deposit_confirmed, DepositConfirmed(
+        deposit_id=uuid.uuid4(), procedure_id=uuid.UUID(str(procedure_id)),
+        bidder_id=bidder, amount_fen=amount_fen, region=REGION, confirmed_at=at))
 
 
 async def sql(url: str, query: str, *args) -> list[asyncpg.Record]:

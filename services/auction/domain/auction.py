@@ -45,9 +45,13 @@ from services.auction.domain.errors import (
     RegistrationRefused,
 )
 from services.auction.domain.workdays import local_date
-from shared.events.auction import AuctionTermsPublished, BidderQualified, BidderRegistered
+from shared.events.auction import (
+    AuctionAnnounced,
+    AuctionTermsPublished,
+    BidderQualified,
+    BidderRegistered,
+)
 from shared.events.base import Event
-from shared.events.procedures import AuctionAnnounced
 
 __all__ = [
     "KEEP",

@@ -6,8 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from shared.events.auction import AuctionClosed
-from shared.events.procedures import AuctionFailed, DealConcluded
+from shared.events.auction import AuctionClosed, AuctionFailed, DealConcluded
 
 __all__ = ["deal_events", "deal_id_for", "failure_event"]
 

@@ -40,6 +40,7 @@ from services.auction.domain.deals import deal_events, failure_event
 from services.auction.domain.errors import IllegalTransition, RegistrationRefused
 from services.auction.domain.workdays import add_working_days, end_of_day, local_date
 from shared.events.auction import (
+    AuctionAnnounced,
     BidderQualified,
     BidderRegistered,
     ListingBiddingStarted,
@@ -47,7 +48,6 @@ from shared.events.auction import (
     ListingTradeTermsPublished,
 )
 from shared.events.base import Event
-from shared.events.procedures import AuctionAnnounced
 
 __all__ = [
     "MIN_EXTENSION_WORKING_DAYS",

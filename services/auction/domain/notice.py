@@ -29,9 +29,13 @@ from services.auction.domain.errors import (
     ObjectionRefused,
 )
 from services.auction.domain.workdays import end_of_day, local_date
-from shared.events.auction import NoticePublished, ObjectionFiled, ObjectionResolved
+from shared.events.auction import (
+    AuctionAnnounced,
+    NoticePublished,
+    ObjectionFiled,
+    ObjectionResolved,
+)
 from shared.events.base import Event
-from shared.events.procedures import AuctionAnnounced
 from shared.problems import validation
 
 __all__ = [

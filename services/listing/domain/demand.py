@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from services.listing.domain.errors import DemandProblem, NotTheOwner
 from services.listing.domain.fields import TechField
-from shared.events.demand import DemandAwarded, DemandClosed, DemandPosted, ProposalSubmitted
+from shared.events.listing import DemandAwarded, DemandClosed, DemandPosted, ProposalSubmitted
 
 
 class DemandStatus(StrEnum):

@@ -38,15 +38,17 @@ from services.registry.domain.numbers import SequenceExhausted, registration_num
 from services.registry.domain.statistics import Delta, Facts, combine, deltas, flow
 from services.registry.domain.terms import ContractForm, ContractTerms
 from shared.events.base import Event
-from shared.events.procedures import ContractParty, ContractRegistered, SettlementCompleted
 from shared.events.registry import (
     ContractAmended,
     ContractCancelled,
     ContractDrafted,
     ContractFiled,
+    ContractParty,
     ContractRefused,
+    ContractRegistered,
     RefusalReason,
 )
+from shared.events.settlement import SettlementCompleted
 from shared.problems import ValidationFailed
 from shared.regions import Region
 

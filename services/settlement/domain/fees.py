@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from services.settlement.domain.errors import InvalidFeeSchedule
 from services.settlement.domain.money import require_fen, round_half_up
+from shared.problems import field_errors
 
 Fen = Annotated[int, Field(strict=True, ge=0)]
 Rate = Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False)]
@@ -68,8 +69,7 @@ def parse_fee_schedule(raw: str | bytes | dict[str, Any]) -> FeeSchedule:
     except ValidationError as e:
         raise InvalidFeeSchedule(
             detail="The fee schedule is not valid.",
-            errors=[{"field": ".".join(map(str, err["loc"])), "message": err["msg"]}
-                    for err in e.errors()],
+            errors=field_errors(e.errors()),
         ) from None
 
 

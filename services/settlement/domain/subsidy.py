@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from services.settlement.domain.errors import InvalidPolicy, PolicyNotApplicable
 from services.settlement.domain.money import apply_rate, require_fen
+from shared.problems import field_errors
 
 Fen = Annotated[int, Field(strict=True, ge=0)]
 Rate = Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False)]
@@ -72,8 +73,7 @@ def parse_policy(raw: str | bytes | dict[str, Any]) -> SubsidyPolicy:
     except ValidationError as e:
         raise InvalidPolicy(
             detail="The subsidy policy is not valid.",
-            errors=[{"field": ".".join(map(str, err["loc"])), "message": err["msg"]}
-                    for err in e.errors()],
+            errors=field_errors(e.errors()),
         ) from None
 
 

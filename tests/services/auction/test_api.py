@@ -96,7 +96,7 @@ async def test_an_auction_from_announcement_to_deal(auction_service, common, clo
                              headers=b2)
     assert late.json()["ends_at"] == (clock.now() + timedelta(minutes=5)).isoformat().replace(
         "+00:00", "Z")
-    scheduler = client.runtime.extras["scheduler"]
+    scheduler = client.runtime.scheduler
     clock.advance(timedelta(minutes=2))
     assert await scheduler.fire_due() == 0  # the old end has passed, but it was moved
     clock.advance(timedelta(minutes=4))
@@ -188,7 +188,7 @@ async def test_a_failed_lot_is_auctioned_again_within_the_rules(auction_service,
     operator = bearer(common, Role.OPERATOR, "230100")
     auction_id = await _announced(client, common)
     clock.advance(ENDS - NOW + timedelta(seconds=1))
-    assert await client.runtime.extras["scheduler"].fire_due() == 1  # no bid: failed
+    assert await client.runtime.scheduler.fire_due() == 1  # no bid: failed
     state = await _settled(client, auction_id, operator)
     assert state["status"] == "failed"
     later = clock.now()

@@ -13,10 +13,12 @@ import pytest
 from services.auction import consumer
 from services.auction.api import create_app
 from services.auction.config import AuctionSettings
+from services.auction.engine import BidEngine
 from shared.auth import Role
 from shared.clock import ManualClock
-from shared.events.procedures import DealDefaulted
+from shared.events.settlement import DealDefaulted
 from tests.services.auction.test_api import ENDS, NOW, STARTS, _announced, _deposit, _settled
+from tests.support.handlers import deliver
 from tests.support.services import bearer, running
 
 
@@ -36,12 +38,7 @@ async def auction_service(database_url, common, clock):
 
 
 async def _deliver(url: str, event: DealDefaulted) -> None:
-    conn = await asyncpg.connect(url)
-    try:
-        async with conn.transaction():
-            await consumer.on_deal_defaulted(conn, event, None)
-    finally:
-        await conn.close()
+    await deliver(url, "auction", consumer.on_deal_defaulted, event)
 
 
 async def _rows(url: str, sql: str, *args) -> list[asyncpg.Record]:
@@ -64,7 +61,7 @@ async def test_a_defaulted_winner_fails_the_auction_once_and_it_can_be_reauction
                             headers=buyer)
     assert bid.status_code == 201, bid.text
     clock.advance(ENDS - clock.now() + timedelta(seconds=1))
-    await client.runtime.extras["scheduler"].fire_due()
+    await client.runtime.scheduler.fire_due()
     assert (await _settled(client, auction_id, buyer))["status"] == "closed"
 
     clock.advance(timedelta(days=18))
@@ -86,7 +83,7 @@ async def test_a_defaulted_winner_fails_the_auction_once_and_it_can_be_reauction
         "winner-defaulted", auction_id, str(row["listing_id"]))
 
     # the writer that held the closed auction loses it; read again, the auction is failed
-    await client.runtime.extras["engine"].renew_leases()
+    await client.runtime.part(BidEngine).renew_leases()
     shown = await client.get(f"/auctions/{auction_id}", headers=buyer)
     assert shown.json()["status"] == "failed"
 

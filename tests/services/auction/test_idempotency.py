@@ -89,7 +89,7 @@ async def test_announcing_and_reauctioning_once(client, clock):
     assert refused.json()["type"] == "urn:techex:problem:listing-procedure-running"
 
     clock.advance(ENDS - NOW + timedelta(seconds=1))
-    assert await client.runtime.extras["scheduler"].fire_due() == 1  # no bid: failed
+    assert await client.runtime.scheduler.fire_due() == 1  # no bid: failed
     for _ in range(100):
         if (await _count(client, "auctions", "status = 'failed'")) == 1:
             break
@@ -238,7 +238,7 @@ async def test_listing_trade_commands_once(client, clock):
     assert await _events(client, "auction.bidder_registered") == 2
     ends = datetime.fromisoformat(trade["period_ends_at"].replace("Z", "+00:00"))
     clock.advance(ends - clock.now())
-    assert await client.runtime.extras["scheduler"].fire_due() == 1  # bidding starts
+    assert await client.runtime.scheduler.fire_due() == 1  # bidding starts
     clock.advance(timedelta(minutes=5))
     path = f"/listing-trades/{trade['id']}/bids"
     ok = await retried(client, "POST", path, key="q-1", json={"amount_fen": 1_000_000},

@@ -36,7 +36,7 @@ async def service(database_url, common, clock):
                      clock=clock)
     async with running(app) as client:
         client.db = database_url
-        client.scheduler = app.state.runtime.extras["scheduler"]
+        client.scheduler = app.state.runtime.scheduler
         yield client
 
 

@@ -142,7 +142,7 @@ async def test_every_reader_of_an_auction_sees_what_it_may(database_url, common,
 
         # After the close: the seller learns who won, rivals still see a number.
         clock.advance(ENDS - clock.now() + timedelta(minutes=1))
-        assert await app.state.runtime.extras["scheduler"].fire_due() == 1
+        assert await app.state.runtime.scheduler.fire_due() == 1
         for _ in range(100):
             state = (await client.get(f"/auctions/{auction_id}", headers=operator)).json()
             if state["status"] == "closed":
@@ -171,7 +171,7 @@ async def test_every_reader_of_a_listing_trade_sees_what_it_may(database_url, co
     app = create_app(AuctionSettings(database_url=database_url), common, run_background=False,
                      clock=clock)
     async with running(app) as client:
-        scheduler = app.state.runtime.extras["scheduler"]
+        scheduler = app.state.runtime.scheduler
         listing = await published_listing(database_url, route="listing")
         r = await client.post("/listing-trades", headers=bearer(common, Role.OPERATOR, "230100"),
                               json={"listing_id": str(listing), "listed_price_fen": 1_000_000,

@@ -14,7 +14,7 @@ import pytest
 
 from services.auction.api import create_app
 from services.auction.config import AuctionSettings
-from services.auction.engine import bid
+from services.auction.engine import BidEngine, bid
 from shared.auth import Role
 from shared.clock import ManualClock
 from tests.support.procedures import confirm_deposit, published_listing, sql
@@ -151,7 +151,7 @@ async def test_a_client_that_keeps_reconnecting_under_bidding_misses_nothing(auc
 
 
 async def test_a_reader_that_falls_behind_gets_the_dropped_bids_from_the_table(auction):
-    engine = auction.app.state.runtime.extras["engine"]
+    engine = auction.app.state.runtime.part(BidEngine)
     engine.watch_queue_size = 2
     async with auction.stream() as stream:
         events = sse_events(stream)

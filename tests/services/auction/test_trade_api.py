@@ -42,7 +42,7 @@ async def _service(database_url: str, common, clock: ManualClock
                      clock=clock)
     async with running(app) as client:
         client.db = database_url
-        client.scheduler = app.state.runtime.extras["scheduler"]
+        client.scheduler = app.state.runtime.scheduler
         yield client
 
 

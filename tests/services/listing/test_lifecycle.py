@@ -14,7 +14,8 @@ from services.listing.api import create_app
 from services.listing.config import ListingSettings
 from shared.auth import Role
 from shared.clock import ManualClock
-from shared.events.procedures import AuctionAnnounced, AuctionFailed, ContractRegistered
+from shared.events.auction import AuctionAnnounced, AuctionFailed
+from shared.events.registry import ContractRegistered
 from shared.kafka import new_producer
 from shared.outbox import OutboxWriter
 from tests.support.listing import achievement, demand

@@ -17,7 +17,8 @@ from shared.clock import ShiftedClock, advance_shift
 from shared.envelope import Envelope
 from shared.events import decode, encode, examples_of
 from shared.events.listing import ListingCreated
-from shared.events.procedures import ContractRegistered, SettlementCompleted
+from shared.events.registry import ContractRegistered
+from shared.events.settlement import SettlementCompleted
 from shared.kafka import dlq_topic, new_producer
 from shared.regions import Region
 from tests.services.registry.builders import party, terms

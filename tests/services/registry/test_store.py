@@ -9,8 +9,8 @@ from datetime import timedelta
 from services.registry import repository
 from services.registry.domain.contract import Contract
 from services.registry.domain.terms import ContractTerms
-from shared.events.procedures import SettlementCompleted
 from shared.events.registry import RefusalReason
+from shared.events.settlement import SettlementCompleted
 from tests.services.registry.builders import terms
 from tests.services.registry.conftest import NOW
 

@@ -11,8 +11,8 @@ import asyncpg
 
 from shared.auth import Role
 from shared.events import Event
-from shared.events.auction import BidderRegistered
-from shared.events.procedures import AuctionFailed, DealConcluded
+from shared.events.auction import AuctionFailed, BidderRegistered, DealConcluded
+from tests.support import handlers
 from tests.support.services import bearer
 
 NOW = datetime(2026, 6, 1, 2, 0, tzinfo=UTC)
@@ -26,13 +26,9 @@ def operator(common, region: str = "230100") -> dict:
 async def deliver(client, event: Event) -> None:
     """Apply ``event`` through the service's own handler, in one transaction (as the consumer
     does after its inbox claim; a redelivery with a new envelope id reaches it again)."""
-    handler = client.runtime.spec.handlers[type(event)]
-    conn = await asyncpg.connect(client.db)
-    try:
-        async with conn.transaction():
-            await handler(conn, event, None)
-    finally:
-        await conn.close()
+    runtime = client.runtime
+    await handlers.deliver(client.db, "settlement", runtime.handlers[type(event)], event,
+                           runtime.clock)
 
 
 def registered(procedure_id: uuid.UUID, bidder_id: str, deposit_fen: int,

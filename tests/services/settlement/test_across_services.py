@@ -73,7 +73,7 @@ async def test_deposit_qualifies_then_a_default_fails_the_auction(new_database, 
         clock.advance(ENDS - clock.now() + timedelta(seconds=1))
 
         async def closed():
-            await auction.state.runtime.extras["scheduler"].fire_due()
+            await auction.state.runtime.scheduler.fire_due()
             return await _one(a_db, "SELECT status = 'closed' FROM auctions WHERE id = $1",
                               uuid.UUID(auction_id))
         await eventually(closed, 30, "the auction to close")
@@ -86,7 +86,7 @@ async def test_deposit_qualifies_then_a_default_fails_the_auction(new_database, 
         opened = await eventually(deal, 60, "DealConcluded to open the settlement")
         assert (opened["buyer_id"], opened["deposit_fen"]) == ("longjiang-coatings", DEPOSIT)
 
-        scheduler = settlement.state.runtime.extras["scheduler"]
+        scheduler = settlement.state.runtime.scheduler
 
         async def fired(ready):  # the service's own scheduler may take the deadline first
             await scheduler.fire_due()

@@ -44,7 +44,7 @@ async def test_a_deal_from_deposits_to_completion(settlement, common, clock):
                                  "amount_fen": PRICE + FEE - DEPOSIT}]
 
     # the loser's deposit is released 24 h after the deal, by its durable deadline
-    scheduler = client.runtime.extras["scheduler"]
+    scheduler = client.runtime.scheduler
     clock.advance(timedelta(hours=23))
     await scheduler.fire_due()
     assert await outbox_events(client.db, "cn.techex.deposit.released.v1") == []

@@ -36,7 +36,7 @@ async def _deal(client, common):
 async def test_an_unpaid_deal_is_overdue_then_defaults_and_forfeits_to_the_seller(
         settlement, common, clock):
     client = settlement
-    scheduler = client.runtime.extras["scheduler"]
+    scheduler = client.runtime.scheduler
     proc, deal = await _deal(client, common)
     paid = await client.post(f"/deals/{deal.deal_id}/payments", json={"amount_fen": 5_000_000},
                              headers=operator(common))
@@ -88,8 +88,8 @@ class TestConfiguredOtherwise:
         client = settlement
         await _deal(client, common)
         clock.advance(timedelta(days=6))
-        await client.runtime.extras["scheduler"].fire_due()  # overdue, then
-        await client.runtime.extras["scheduler"].fire_due()  # defaulted (grace passed)
+        await client.runtime.scheduler.fire_due()  # overdue, then
+        await client.runtime.scheduler.fire_due()  # defaulted (grace passed)
         [forfeited] = await outbox_events(client.db, "cn.techex.deposit.forfeited.v1")
         assert forfeited["beneficiary"] == "fee_income"
         b = await balances(client, common)
@@ -99,7 +99,7 @@ class TestConfiguredOtherwise:
             self, settlement, common, clock):
         client = settlement
         _, deal = await _deal(client, common)
-        scheduler = client.runtime.extras["scheduler"]
+        scheduler = client.runtime.scheduler
         clock.advance(timedelta(days=5))
         await scheduler.fire_due()
         assert len(await outbox_events(client.db,
@@ -115,7 +115,7 @@ class TestConfiguredOtherwise:
 
 async def test_a_later_instalment_left_unpaid_still_defaults(settlement, common, clock):
     client = settlement
-    scheduler = client.runtime.extras["scheduler"]
+    scheduler = client.runtime.scheduler
     _, deal = await _deal(client, common)
     due = PRICE + FEE - DEPOSIT
     plan = [{"due_at": (NOW + timedelta(days=10)).isoformat(), "amount_fen": 1_000_000},

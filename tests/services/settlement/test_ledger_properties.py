@@ -26,7 +26,7 @@ from services.settlement.config import SettlementSettings
 from services.settlement.domain.ledger import Account, Ledger, Line, Posting
 from shared.clock import ManualClock
 from shared.db import migrate
-from shared.events.procedures import DealConcluded
+from shared.events.auction import DealConcluded
 from shared.problems import Problem
 from techex.stack.stack import create_database
 from tests.services.settlement.support import NOW, registered

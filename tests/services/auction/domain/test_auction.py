@@ -19,15 +19,17 @@ from services.auction.domain.errors import (
     RegistrationRefused,
 )
 from shared.events.auction import (
+    AuctionAnnounced,
     AuctionClosed,
     AuctionExtended,
+    AuctionFailed,
     AuctionTermsPublished,
     BidAccepted,
     BidderQualified,
     BidderRegistered,
     BidRejected,
+    DealConcluded,
 )
-from shared.events.procedures import AuctionAnnounced, AuctionFailed, DealConcluded
 from tests.services.auction.domain.builders import (
     ANNOUNCED,
     ENDS,

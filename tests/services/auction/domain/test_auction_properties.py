@@ -17,8 +17,14 @@ from hypothesis import strategies as st
 from services.auction.domain.auction import Auction, FailureReason, Status
 from services.auction.domain.bidding import Bid, RejectReason
 from services.auction.domain.errors import ProxyRefused
-from shared.events.auction import AuctionClosed, AuctionExtended, BidAccepted, BidRejected
-from shared.events.procedures import AuctionFailed, DealConcluded
+from shared.events.auction import (
+    AuctionClosed,
+    AuctionExtended,
+    AuctionFailed,
+    BidAccepted,
+    BidRejected,
+    DealConcluded,
+)
 from tests.services.auction.domain.builders import (
     ANNOUNCED,
     INCREMENT,

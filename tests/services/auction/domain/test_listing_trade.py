@@ -22,14 +22,16 @@ from services.auction.domain.listing_trade import (
 )
 from services.auction.domain.workdays import end_of_day
 from shared.events.auction import (
+    AuctionAnnounced,
     AuctionClosed,
     AuctionExtended,
+    AuctionFailed,
     BidAccepted,
+    DealConcluded,
     ListingBiddingStarted,
     ListingPeriodExtended,
     ListingTradeTermsPublished,
 )
-from shared.events.procedures import AuctionAnnounced, AuctionFailed, DealConcluded
 from tests.services.auction.domain.builders import LISTING, REGION, SELLER
 
 # Friday 30 January 2026, 10:00 in Shanghai: 20 working days run across the Spring Festival.

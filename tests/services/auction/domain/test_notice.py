@@ -22,12 +22,14 @@ from services.auction.domain.notice import (
     ObjectionOutcome,
 )
 from shared.events.auction import (
+    AuctionAnnounced,
     AuctionClosed,
+    AuctionFailed,
+    DealConcluded,
     NoticePublished,
     ObjectionFiled,
     ObjectionResolved,
 )
-from shared.events.procedures import AuctionAnnounced, AuctionFailed, DealConcluded
 from shared.problems import ValidationFailed
 from tests.services.auction.domain.builders import LISTING, REGION, SELLER
 

@@ -62,7 +62,8 @@ def test_add_working_days(start: date, n: int, expected: date) -> None:
     assert add_working_days(start, n) == expected
 
 
-@given(start=st.dates(date(2025, 1, 1), date(2026, 11, 30)), n=st.integers(0, 25))
+# Starts late enough in 2026 run past the known calendar (2027 is not published in the package).
+@given(start=st.dates(date(2025, 1, 1), date(2026, 11, 20)), n=st.integers(0, 25))
 def test_the_result_is_the_nth_working_day_after_the_start(start: date, n: int) -> None:
     end = add_working_days(start, n)
     between = [start + timedelta(days=i) for i in range(1, (end - start).days + 1)]

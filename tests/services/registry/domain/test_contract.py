@@ -34,15 +34,16 @@ from services.registry.domain.errors import (
 )
 from services.registry.domain.statistics import deltas
 from services.registry.domain.terms import ContractTerms
-from shared.events.procedures import ContractRegistered, SettlementCompleted
 from shared.events.registry import (
     ContractAmended,
     ContractCancelled,
     ContractDrafted,
     ContractFiled,
     ContractRefused,
+    ContractRegistered,
     RefusalReason,
 )
+from shared.events.settlement import SettlementCompleted
 from shared.problems import ValidationFailed
 from tests.services.registry.builders import party, terms
 
