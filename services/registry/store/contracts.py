@@ -1,4 +1,4 @@
-"""asyncpg SQL of the registry service: known listings, contracts, filings, registrars."""
+"""The contracts with their filings (the Contract aggregate), registrars and their numbers."""
 
 from __future__ import annotations
 
@@ -14,16 +14,11 @@ from services.registry.domain.contract import (
     Filing,
     FilingKind,
     FilingStatus,
-    Listed,
     Registration,
     Status,
 )
-from services.registry.domain.statistics import Facts
-from shared.events.listing import ListingCreated
+from services.registry.domain.statistics import Facts, subtree_prefix
 from shared.events.registry import RefusalReason
-from shared.regions import Region, RegionLevel
-
-_PREFIX = {RegionLevel.PROVINCE: 2, RegionLevel.CITY: 4, RegionLevel.COUNTY: 6}
 
 _CONTRACT_COLUMNS = (
     "id, deal_id, listing_id, seller_id, region, status, terms, registration_number,"
@@ -34,32 +29,6 @@ _FILING_COLUMNS = ("id, contract_id, kind, status, region, terms, reason, filed_
                    " due_at, decided_by, decided_at, reasons")
 
 
-async def record_listing(conn: asyncpg.Connection, event: ListingCreated) -> None:
-    snap = event.listing
-    await conn.execute(
-        "INSERT INTO listings (listing_id, title, region, seller_id, created_at, tech_field,"
-        " ip_type, ip_numbers, holders) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-        " ON CONFLICT (listing_id) DO UPDATE SET events_applied = listings.events_applied + 1",
-        event.listing_id, snap.title, event.region, event.seller_id, event.occurred_at,
-        snap.field, snap.ip_type, list(snap.ip_numbers),
-        json.dumps([h.model_dump() for h in snap.holders], ensure_ascii=False),
-    )
-
-
-async def listing_for_draft(conn: asyncpg.Connection, listing_id: uuid.UUID | None
-                            ) -> Listed | None:
-    if listing_id is None:
-        return None
-    row = await conn.fetchrow(
-        "SELECT title, seller_id, tech_field, ip_type, ip_numbers, holders"
-        " FROM listings WHERE listing_id = $1", listing_id)
-    if row is None:
-        return None
-    return Listed(title=row["title"], seller_id=row["seller_id"], tech_field=row["tech_field"],
-                  ip_type=row["ip_type"], ip_numbers=tuple(row["ip_numbers"]),
-                  holders=tuple(_json(row["holders"])))
-
-
 def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
@@ -68,21 +37,17 @@ def _dumps(value: Any) -> str | None:
     return None if value is None else json.dumps(value, ensure_ascii=False, default=str)
 
 
-async def get_contract(conn: asyncpg.Connection | asyncpg.Pool, contract_id: uuid.UUID,
-                       *, lock: bool = False) -> asyncpg.Record | None:
-    sql = f"SELECT {_CONTRACT_COLUMNS} FROM contracts WHERE id = $1"
-    return await conn.fetchrow(sql + (" FOR UPDATE" if lock else ""), contract_id)
-
-
-# -- the Contract aggregate -----------------------------------------------------------------
 async def load_contract(conn: asyncpg.Connection | asyncpg.Pool, contract_id: uuid.UUID,
                         *, lock: bool = False) -> Contract | None:
     """The contract with its filings; ``lock`` holds its row until commit (every change of a
     contract or its filings is made under that lock)."""
-    row = await get_contract(conn, contract_id, lock=lock)
+    sql = f"SELECT {_CONTRACT_COLUMNS} FROM contracts WHERE id = $1"
+    row = await conn.fetchrow(sql + (" FOR UPDATE" if lock else ""), contract_id)
     if row is None:
         return None
-    filings = await filings_of(conn, contract_id)
+    filings = await conn.fetch(
+        f"SELECT {_FILING_COLUMNS} FROM filings WHERE contract_id = $1 ORDER BY filed_at, id",
+        contract_id)
     return _contract(row, filings)
 
 
@@ -195,17 +160,14 @@ async def _decide_filing(conn: asyncpg.Connection, f: Filing) -> None:
         " WHERE id = $1", f.id, f.status.value, f.decided_by, f.decided_at, _reasons(f))
 
 
-async def drafts_of(pool: asyncpg.Pool, seller_id: str) -> list[asyncpg.Record]:
-    return await pool.fetch(
-        f"SELECT {_CONTRACT_COLUMNS} FROM contracts WHERE seller_id = $1 AND status = 'draft'"
-        " ORDER BY created_at, id", seller_id)
-
-
-async def filings_of(conn: asyncpg.Connection | asyncpg.Pool, contract_id: uuid.UUID
-                     ) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        f"SELECT {_FILING_COLUMNS} FROM filings WHERE contract_id = $1 ORDER BY filed_at, id",
-        contract_id)
+async def drafts_of(pool: asyncpg.Pool, seller_id: str, deal_id: uuid.UUID | None = None
+                    ) -> list[Contract]:
+    """The seller's drafts (of one deal, with ``deal_id``), oldest first."""
+    ids = [r["id"] for r in await pool.fetch(
+        "SELECT id FROM contracts WHERE seller_id = $1 AND status = 'draft'"
+        " AND ($2::uuid IS NULL OR deal_id = $2) ORDER BY created_at, id", seller_id, deal_id)]
+    drafts = [await load_contract(pool, i) for i in ids]
+    return [d for d in drafts if d is not None]
 
 
 async def pending_filings(pool: asyncpg.Pool, region: str, now: datetime, overdue: bool,
@@ -216,12 +178,6 @@ async def pending_filings(pool: asyncpg.Pool, region: str, now: datetime, overdu
         f"SELECT {_FILING_COLUMNS} FROM filings WHERE status = 'filed'"
         " AND region LIKE $1 || '%' AND ($2::boolean IS FALSE OR due_at < $3)"
         " ORDER BY due_at, id LIMIT $4", prefix, overdue, now, limit)
-
-
-def subtree_prefix(region: str) -> str:
-    """The code prefix every region inside ``region`` shares."""
-    r = Region.parse(region)
-    return r.code[:_PREFIX[r.level]]
 
 
 async def registrar_code(conn: asyncpg.Connection, region: str, subject: str) -> int | None:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from services.registry import repository
 from services.registry.domain.contract import Contract
 from services.registry.domain.terms import ContractTerms
+from services.registry.store import contracts as store
 from shared.events.registry import RefusalReason
 from shared.events.settlement import SettlementCompleted
 from tests.services.registry.builders import terms
@@ -18,8 +18,8 @@ REVIEW = timedelta(days=30)
 
 
 async def _saved(conn, before: Contract | None, after: Contract) -> Contract:
-    assert await repository.save_contract(conn, before, after, NOW)
-    loaded = await repository.load_contract(conn, after.id, lock=True)
+    assert await store.save_contract(conn, before, after, NOW)
+    loaded = await store.load_contract(conn, after.id, lock=True)
     assert loaded == after
     return loaded
 
@@ -55,8 +55,8 @@ async def test_a_second_draft_of_one_deal_is_not_written(registry):
                                completed_at=NOW, seller_id="hit-university")
     async with registry.runtime.pool.acquire() as conn, conn.transaction():
         first, _ = Contract.draft(deal, None)
-        assert await repository.save_contract(conn, None, first, NOW)
+        assert await store.save_contract(conn, None, first, NOW)
         second, _ = Contract.draft(deal, None)
-        assert not await repository.save_contract(conn, None, second, NOW)
-        assert await repository.load_contract(conn, second.id) is None
-        assert await repository.load_contract(conn, first.id) == first
+        assert not await store.save_contract(conn, None, second, NOW)
+        assert await store.load_contract(conn, second.id) is None
+        assert await store.load_contract(conn, first.id) == first
