@@ -3,7 +3,7 @@
 Loads synthetic registered contracts (sellers and buyers over real county codes of 黑龙江,
 河北, 辽宁, 天津 and 福建, some buyers abroad; five categories, nine technology fields, four
 entity types, IP types; registered over 2024–2026) straight into a throw-away database of
-the test stack with COPY, then builds the rollups with ``services.registry.rollups.rebuild``
+the test stack with COPY, then builds the rollups with ``services.registry.store.rollups.rebuild``
 — the bulk form of the rules the registering transaction applies one contract at a time (the
 tests check both give the same rows). Then it starts the registry service as its own process
 (one uvicorn worker, as `techex serve registry`) and times statistics queries through the
@@ -36,7 +36,7 @@ import asyncpg
 import httpx
 import uvloop
 
-from services.registry import rollups
+from services.registry.store import rollups
 from shared.auth import Role, mint_token
 from shared.db import migrate
 from shared.kafka import delete_topics

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge
 
-from services.registry import repository
+from services.registry.domain.statistics import Facts
+from services.registry.store import contracts as store
 from shared.service import Runtime
 
 TURNOVER = Counter(
@@ -16,8 +17,14 @@ PENDING = Gauge("techex_registry_filings_pending", "Filings awaiting a registrar
 OVERDUE = Gauge("techex_registry_filings_overdue", "Filings past their decision deadline")
 
 
+def count_turnover(added: tuple[Facts, int] | None) -> None:
+    """What a committed registration added to the turnover (nothing: None)."""
+    if added is not None:
+        facts, amount = added
+        TURNOVER.labels(facts.seller_region[:2] + "0000", facts.category).inc(amount)
+
+
 async def refresh_gauges(runtime: Runtime) -> None:
-    pending, overdue = await repository.pending_counts(runtime.pool, runtime.clock.now())
+    pending, overdue = await store.pending_counts(runtime.pool, runtime.clock.now())
     PENDING.set(pending)
     OVERDUE.set(overdue)
-

@@ -20,9 +20,10 @@ reported where the technology comes from). Amounts are the technology transactio
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from shared.regions import Region
+from shared.regions import Region, RegionLevel
 
 DIMENSIONS = ("total", "category", "field", "entity_type", "ip_type", "cross_border", "flow")
 YEAR = 0
@@ -68,6 +69,22 @@ def chain(region: str | None) -> list[str]:
 def parent_of(region: str) -> str | None:
     parent = Region.parse(region).parent
     return parent.code if parent else None
+
+
+def chain_rows(codes: Iterable[str]) -> list[tuple[str, str, str | None]]:
+    """``(code, region, its parent)`` for each code and every region of its :func:`chain`:
+    the table the bulk rebuild joins contracts with, so the county → city → province rules
+    exist once, here."""
+    return [(code, r, parent_of(r)) for code in codes for r in chain(code)]
+
+
+_PREFIX = {RegionLevel.PROVINCE: 2, RegionLevel.CITY: 4, RegionLevel.COUNTY: 6}
+
+
+def subtree_prefix(region: str) -> str:
+    """The code prefix every region inside ``region`` shares."""
+    r = Region.parse(region)
+    return r.code[:_PREFIX[r.level]]
 
 
 def flow(seller_region: str, buyer_region: str | None) -> dict[str, str]:

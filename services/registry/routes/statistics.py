@@ -6,14 +6,14 @@ from __future__ import annotations
 import csv
 import io
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel
 
-from services.registry import rollups
 from services.registry.domain.statistics import YEAR, growth_percent
+from services.registry.schemas import By, Row, Statistics
+from services.registry.store import rollups
 from shared.auth import Principal, Role, require_region
 from shared.bounds import MAX_YEAR
 from shared.problems import PROBLEM_RESPONSES, ValidationFailed
@@ -22,31 +22,8 @@ from shared.service import runtime_of
 
 router = APIRouter(tags=["statistics"], responses=PROBLEM_RESPONSES)
 
-By = Literal["region", "month", "category", "field", "entity_type", "ip_type", "flow",
-             "cross_border"]
-Regulator = Annotated[Principal, Depends(require_region(Role.REGULATOR, Role.OPERATOR))]
-
-
-class Row(BaseModel):
-    key: str
-    name: str | None = None
-    contracts: int
-    tech_amount_fen: int
-
-
-class Statistics(BaseModel):
-    region: str
-    name: str
-    year: int
-    month: int | None
-    by: By
-    contracts: int
-    tech_amount_fen: int
-    previous_year_tech_amount_fen: int
-    growth_percent: float | None
-    growth_target_percent: Decimal
-    target_met: bool | None
-    rows: list[Row]
+RegionReader = Annotated[Principal, Depends(require_region(Role.REGULATOR, Role.OPERATOR))]
+"""A regulator or operator, of the queried region or one above it."""
 
 
 async def _statistics(request: Request, region: str, year: int, month: int | None,
@@ -88,7 +65,7 @@ Month = Annotated[int | None, Query(ge=1, le=12, description="a month; the whole
 
 
 @router.get("/statistics", response_model=Statistics)
-async def statistics(request: Request, _: Regulator, region: RegionParam, year: Year,
+async def statistics(request: Request, _: RegionReader, region: RegionParam, year: Year,
                      month: Month = None, by: By = "region") -> Statistics:
     """Contracts and technology transaction amount of ``region`` (its subtree), with
     year-on-year growth against the target and a breakdown ``by`` one dimension."""
@@ -97,7 +74,7 @@ async def statistics(request: Request, _: Regulator, region: RegionParam, year: 
 
 @router.get("/statistics.csv", response_class=Response,
             responses={200: {"content": {"text/csv": {}}}})
-async def statistics_csv(request: Request, _: Regulator, region: RegionParam, year: Year,
+async def statistics_csv(request: Request, _: RegionReader, region: RegionParam, year: Year,
                          month: Month = None, by: By = "region") -> Response:
     """The same figures as CSV: one line per breakdown row, then the total."""
     s = await _statistics(request, region, year, month, by)

@@ -44,7 +44,7 @@ async def test_the_same_contract_is_never_registered_twice(registry):
     again = await registry.post(path, headers=registry.registrar)
     assert again.status_code == 409
     assert again.headers["content-type"] == PROBLEM
-    assert again.json()["type"] == "urn:techex:problem:already-registered"
+    assert again.json()["type"] == "urn:techex:problem:registry-already-registered"
     other = bearer(registry.runtime.common, Role.REGISTRAR, "230102", "daoli-registrar")
     assert (await registry.post(path, headers=other)).status_code == 409
     assert await fetchval(registry.db, "SELECT last FROM registration_counters") == 1
@@ -71,7 +71,7 @@ async def test_refusal_with_reasons_then_refiling(registry):
     assert unknown.status_code == 422
     nothing_pending = await registry.post(f"/contracts/{contract['id']}/registration",
                                           headers=registry.registrar)
-    assert nothing_pending.json()["type"] == "urn:techex:problem:no-pending-filing"
+    assert nothing_pending.json()["type"] == "urn:techex:problem:registry-no-pending-filing"
     refiled = await registry.post(f"/contracts/{contract['id']}/submission",
                                   headers=registry.seller, json={"tech_amount_fen": 150_000_000})
     assert refiled.status_code == 200, refiled.text
@@ -141,7 +141,7 @@ async def test_amendment_and_cancellation_go_through_the_registrar(registry):
     assert amend.status_code == 202, amend.text
     twice = await registry.post(f"/contracts/{cid}/amendments", headers=registry.seller,
                                 json={"tech_amount_fen": 150_000_000})
-    assert twice.json()["type"] == "urn:techex:problem:filing-pending"
+    assert twice.json()["type"] == "urn:techex:problem:registry-filing-pending"
     done = await registry.post(f"/contracts/{cid}/registration", headers=registry.registrar)
     assert done.json()["terms"]["tech_amount_fen"] == 190_000_000
     assert done.json()["registration_number"] == "2026230100010001"

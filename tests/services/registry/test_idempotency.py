@@ -45,7 +45,7 @@ async def test_filing_refusal_refiling_registration_amendment_and_cancellation_o
     nothing = await retried(registry, "POST", f"/contracts/{cid}/registration",
                             key="register-4", headers=registry.registrar)
     assert nothing.status_code == 409
-    assert nothing.json()["type"] == "urn:techex:problem:no-pending-filing"
+    assert nothing.json()["type"] == "urn:techex:problem:registry-no-pending-filing"
     assert (await outbox_types(registry.db))[-1] == "cn.techex.contract.cancelled.v1"
 
 

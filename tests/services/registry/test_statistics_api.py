@@ -7,7 +7,7 @@ import io
 
 import asyncpg
 
-from services.registry import rollups
+from services.registry.store import rollups
 from shared.auth import Role
 from tests.services.registry.builders import party, terms
 from tests.support.services import bearer

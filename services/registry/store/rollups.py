@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from services.registry.domain.statistics import Delta, chain, parent_of
+from services.registry.domain.statistics import Delta, chain_rows
 
 _UPSERT = """
 INSERT INTO contract_stats (region, year, month, dimension, key, parent, contracts, amount_fen)
@@ -34,7 +34,7 @@ async def apply(conn: asyncpg.Connection, deltas: Sequence[Delta]) -> None:
 
 
 # The rules of deltas() as one query. Region chains come from a temporary table filled from
-# domain.statistics.chain(), so the county → city → province rules exist once, in Python.
+# domain.statistics.chain_rows(), so the county → city → province rules exist once, in Python.
 _REBUILD_MONTHS = """
 WITH c AS (
     SELECT region AS seller, buyer_region AS buyer, stat_year AS y, stat_month AS m,
@@ -75,7 +75,7 @@ async def rebuild(conn: asyncpg.Connection) -> None:
         "SELECT DISTINCT region AS c FROM contracts WHERE status = 'registered'"
         " UNION SELECT DISTINCT buyer_region FROM contracts"
         " WHERE status = 'registered' AND buyer_region IS NOT NULL")]
-    rows = [(code, r, parent_of(r)) for code in codes for r in chain(code)]
+    rows = chain_rows(codes)
     async with conn.transaction():
         await conn.execute(
             "CREATE TEMPORARY TABLE region_chains (code char(6), r char(6), parent char(6))"

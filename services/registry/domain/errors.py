@@ -1,4 +1,4 @@
-"""The registry service's problem types (problem+json ``type`` = urn:techex:problem:<slug>)."""
+"""The registry's domain refusals (problem+json ``type`` = urn:techex:problem:<slug>)."""
 
 from __future__ import annotations
 
@@ -6,30 +6,35 @@ from shared.problems import Conflict, Forbidden
 
 
 class ContractState(Conflict):
-    slug = "contract-state"
+    slug = "registry-contract-state"
     title = "The contract is not in a state that allows this"
 
 
 class AlreadyRegistered(Conflict):
-    slug = "already-registered"
+    slug = "registry-already-registered"
     title = "The contract is registered already"
 
 
 class NoPendingFiling(Conflict):
-    slug = "no-pending-filing"
+    slug = "registry-no-pending-filing"
     title = "No filing of the contract awaits a decision"
 
 
 class FilingPending(Conflict):
-    slug = "filing-pending"
+    slug = "registry-filing-pending"
     title = "A filing of the contract awaits a decision already"
 
 
 class NumbersExhausted(Conflict):
-    slug = "registration-numbers-exhausted"
+    slug = "registry-registration-numbers-exhausted"
     title = "The registrar has no registration numbers left this year"
 
 
 class NotTheSeller(Forbidden):
-    slug = "not-the-seller"
+    slug = "registry-not-the-seller"
     title = "Only the contract's seller files it"
+
+
+class SellerUnknown(ValueError):
+    """A settled deal names no seller and its listing never reached this service (the event
+    cannot be applied: no problem document, the consumer's error)."""

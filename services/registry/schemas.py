@@ -1,0 +1,151 @@
+"""The registry's HTTP request and response models.
+
+The contract's terms themselves (:class:`~services.registry.domain.terms.ContractTerms` and
+its partial :data:`~services.registry.domain.terms.ContractChanges`) are the domain's: the
+body a seller files is checked by the same model the contract keeps.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError
+
+from services.registry.domain.contract import Contract, Filing
+from services.registry.domain.tax import tax_flags
+from services.registry.domain.terms import ContractTerms
+from shared.bounds import text
+from shared.events.registry import RefusalReason
+
+
+# -- contracts ----------------------------------------------------------------------------------
+class ReasonCode(StrEnum):
+    PARTY_UNCLEAR = "party-unclear"
+    SUBJECT_UNCLEAR = "subject-unclear"
+    PRICE_UNCLEAR = "price-unclear"
+    MONOPOLY_CLAUSE = "monopoly-clause"
+    INFRINGING_CLAUSE = "infringing-clause"
+    MISSING_EVIDENCE = "missing-evidence"
+    ORAL_CONTRACT = "oral-contract"
+    NOT_TECHNOLOGY = "not-technology"
+    OTHER = "other"
+
+
+class Reason(BaseModel):
+    code: ReasonCode
+    detail: str = text(500, default="")
+
+
+class Refusal(BaseModel):
+    reasons: list[Reason] = Field(min_length=1, max_length=len(ReasonCode))
+
+    def refusal_reasons(self) -> list[RefusalReason]:
+        return [RefusalReason(code=r.code.value, detail=r.detail) for r in self.reasons]
+
+
+class Cancellation(BaseModel):
+    reason: str = text(500, min_length=1)
+
+
+class FilingView(BaseModel):
+    id: uuid.UUID
+    kind: str
+    status: str
+    filed_by: str
+    filed_at: datetime
+    due_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    reason: str
+    reasons: list[dict[str, str]] | None
+    terms: dict[str, Any] | None
+
+    @classmethod
+    def of(cls, f: Filing) -> FilingView:
+        return cls(
+            id=f.id, kind=f.kind.value, status=f.status.value, filed_by=f.filed_by,
+            filed_at=f.filed_at, due_at=f.due_at, decided_by=f.decided_by,
+            decided_at=f.decided_at, reason=f.reason,
+            reasons=None if f.reasons is None else [r.model_dump() for r in f.reasons],
+            terms=None if f.terms is None else dict(f.terms))
+
+
+class TaxView(BaseModel):
+    income_tax_relief: bool
+    income_tax_exempt_fen: int
+    income_tax_half_rate_fen: int
+    vat_exempt: bool
+
+
+class ContractView(BaseModel):
+    id: uuid.UUID
+    deal_id: uuid.UUID | None
+    listing_id: uuid.UUID | None
+    seller_id: str
+    region: str
+    status: str
+    terms: dict[str, Any]
+    registration_number: str | None
+    registrar_region: str | None
+    registrar_code: int | None
+    registered_at: datetime | None
+    tax: TaxView | None = Field(description="when the terms are complete")
+    filings: list[FilingView]
+
+    @classmethod
+    def of(cls, c: Contract) -> ContractView:
+        terms = dict(c.terms)
+        try:
+            tax: TaxView | None = TaxView(**tax_flags(ContractTerms.model_validate(terms)).__dict__)
+        except ValidationError:
+            tax = None  # a draft the seller has not completed yet
+        reg = c.registration
+        return cls(
+            id=c.id, deal_id=c.deal_id, listing_id=c.listing_id, seller_id=c.seller_id,
+            region=c.region, status=c.status.value, terms=terms,
+            registration_number=reg and reg.number,
+            registrar_region=reg and reg.registrar_region,
+            registrar_code=reg and reg.registrar_code, registered_at=reg and reg.registered_at,
+            tax=tax, filings=[FilingView.of(f) for f in c.filings])
+
+
+class PendingFiling(BaseModel):
+    id: uuid.UUID
+    contract_id: uuid.UUID
+    kind: str
+    region: str
+    filed_by: str
+    filed_at: datetime
+    due_at: datetime
+    overdue: bool
+
+
+# -- statistics ---------------------------------------------------------------------------------
+By = Literal["region", "month", "category", "field", "entity_type", "ip_type", "flow",
+             "cross_border"]
+
+
+class Row(BaseModel):
+    key: str
+    name: str | None = None
+    contracts: int
+    tech_amount_fen: int
+
+
+class Statistics(BaseModel):
+    region: str
+    name: str
+    year: int
+    month: int | None
+    by: By
+    contracts: int
+    tech_amount_fen: int
+    previous_year_tech_amount_fen: int
+    growth_percent: float | None
+    growth_target_percent: Decimal
+    target_met: bool | None
+    rows: list[Row]
