@@ -5,7 +5,7 @@ exchange's technical vocabulary, spread over real region codes of 黑龙江, 河
 福建, over fields, TRLs, IP types, pricing routes and prices) and some open demands into a
 throw-away database of the real embedded stack, segments them with the service's own
 segmenter, bulk-loads them with COPY, VACUUM ANALYZEs, then times queries through
-``services.listing.search`` (not HTTP), each kind many times, sequentially, through a pool:
+``services.listing.store.search`` (not HTTP), each kind many times, sequentially, through a pool:
 
 - the typical mix: words with filters (province, TRL, field, price, county), filters alone,
   and a second page through the cursor; the headline figures are of this mix;
