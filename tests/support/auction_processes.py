@@ -30,8 +30,8 @@ import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from services.auction import store
 from services.auction.domain.auction import Auction, AuctionRules, AuctionTerms
+from services.auction.store import auctions as store
 from shared.db import migrate
 from shared.scheduler import schedule
 from shared.settings import CommonSettings

@@ -12,7 +12,7 @@ import pytest
 
 from services.auction.api import create_app
 from services.auction.config import AuctionSettings
-from services.auction.notice_routes import NOTICE_END, PENDING_RECHECK
+from services.auction.handlers import NOTICE_END, PENDING_RECHECK
 from shared.auth import Role
 from shared.clock import ManualClock
 from shared.scheduler import pending

@@ -16,7 +16,7 @@ import pytest
 
 from services.auction.api import create_app
 from services.auction.config import AuctionSettings
-from services.auction.trade_routes import BIDDING_CLOSE, PERIOD_END
+from services.auction.handlers import BIDDING_CLOSE, PERIOD_END
 from shared.auth import Role
 from shared.clock import ManualClock
 from shared.scheduler import pending
