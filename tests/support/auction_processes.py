@@ -41,7 +41,7 @@ REPO = Path(__file__).resolve().parents[2]
 MIGRATIONS = REPO / "services" / "auction" / "migrations"
 CLOSE = "auction.close"
 OWNED_ELSEWHERE = "urn:techex:problem:auction-owned-elsewhere"
-BID_REJECTED = "urn:techex:problem:bid-rejected"
+BID_REJECTED = "urn:techex:problem:auction-bid-rejected"
 
 START_PRICE = 1_000_000
 INCREMENT = 10_000

@@ -43,13 +43,13 @@ class ReauctionRefused(Problem):
 
 
 class ObjectionRefused(Problem):
-    slug = "notice-objection-refused"
+    slug = "auction-notice-objection-refused"
     status = 409
     title = "The objection cannot be filed or resolved now"
 
 
 class ObjectionNotFound(Problem):
-    slug = "notice-objection-not-found"
+    slug = "auction-notice-objection-not-found"
     status = 404
     title = "No such objection on this notice"
 
@@ -58,7 +58,7 @@ class CalendarNotCovered(Problem):
     """The official working-day calendar of that year is not known (not yet published, or
     older than the data): a deadline there cannot be computed, and guessing would be wrong."""
 
-    slug = "working-calendar-not-covered"
+    slug = "auction-working-calendar-not-covered"
     status = 422
     title = "The official working-day calendar does not cover that date"
 
@@ -67,19 +67,19 @@ class BidRefused(Problem):
     """A bid that was not accepted; ``reason`` is its reject reason code (the refusal is
     recorded: ``cn.techex.auction.bid_rejected.v1``)."""
 
-    slug = "bid-rejected"
+    slug = "auction-bid-rejected"
     status = 409
     title = "The bid was not accepted"
 
 
 class ListingNotAvailable(Problem):
-    slug = "listing-wrong-route"
+    slug = "auction-listing-wrong-route"
     status = 409
     title = "The listing is not published for this pricing route"
 
 
 class ProcedureRunning(Problem):
-    slug = "listing-procedure-running"
+    slug = "auction-listing-procedure-running"
     status = 409
     title = "A pricing procedure of this listing is already running"
 
