@@ -51,8 +51,8 @@ import asyncpg
 import rowlock_peer  # bench/rowlock_peer.py, beside this file
 import uvloop
 
-from services.auction import store
 from services.auction.domain.auction import Auction, AuctionTerms
+from services.auction.store import auctions as store
 from shared.auth import Role, mint_token
 from shared.db import create_pool, migrate
 from shared.kafka import delete_topics

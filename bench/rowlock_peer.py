@@ -34,8 +34,9 @@ from pydantic_settings import SettingsConfigDict
 from starlette.routing import Route
 
 from services.auction.domain.bidding import RejectReason
-from services.auction.engine import BidAnswer, UnknownAuction
-from services.auction.routes import BidIn, BidOut, BidRefused
+from services.auction.domain.commands import BidAnswer
+from services.auction.domain.errors import BidRefused, UnknownAuction
+from services.auction.schemas import BidIn, BidOut
 from shared import idempotency
 from shared.auth import Role, install_auth, principal_with_role
 from shared.clock import Clock, SystemClock

@@ -53,7 +53,7 @@ SETTLED_AFTER = 10.0  # after the restart, 503s stop within this
 PAYMENT = 10_000
 LATE_BIDDERS = [f"late-{i:02d}" for i in range(12)]
 UNAVAILABLE = "urn:techex:problem:database-unavailable"
-BID_REJECTED = "urn:techex:problem:bid-rejected"
+BID_REJECTED = "urn:techex:problem:auction-bid-rejected"
 
 
 @pytest.fixture

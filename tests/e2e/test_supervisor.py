@@ -120,7 +120,7 @@ async def test_each_service_killed_in_turn_comes_back_alone_with_what_it_accepte
         if r.status_code == 201:
             return r.json()
         assert r.status_code in (409, 503), r.text
-        assert r.json()["type"] != "urn:techex:problem:bid-rejected", r.text
+        assert r.json()["type"] != "urn:techex:problem:auction-bid-rejected", r.text
         return None
     again = await wait_for(bid_again, "the restarted auction service to take the auction back")
     assert again["sequence"] == accepted["sequence"] + 1

@@ -30,8 +30,8 @@ import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from services.auction import store
 from services.auction.domain.auction import Auction, AuctionRules, AuctionTerms
+from services.auction.store import auctions as store
 from shared.db import migrate
 from shared.scheduler import schedule
 from shared.settings import CommonSettings
@@ -41,7 +41,7 @@ REPO = Path(__file__).resolve().parents[2]
 MIGRATIONS = REPO / "services" / "auction" / "migrations"
 CLOSE = "auction.close"
 OWNED_ELSEWHERE = "urn:techex:problem:auction-owned-elsewhere"
-BID_REJECTED = "urn:techex:problem:bid-rejected"
+BID_REJECTED = "urn:techex:problem:auction-bid-rejected"
 
 START_PRICE = 1_000_000
 INCREMENT = 10_000

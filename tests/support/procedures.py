@@ -7,7 +7,8 @@ from datetime import datetime
 
 import asyncpg
 
-from services.auction import consumer, repository
+from services.auction import handlers
+from services.auction.store import listings
 from shared.events import examples_of
 from shared.events.listing import ListingPublished
 from shared.events.settlement import DepositConfirmed
@@ -27,7 +28,7 @@ async def published_listing(url: str, route: str = "auction") -> uuid.UUID:
                    "listing": example["listing"] | {"pricing_route": route}})
     conn = await asyncpg.connect(url)
     try:
-        await repository.listing_published(conn, event)
+        await listings.listing_published(conn, event)
     finally:
         await conn.close()
     return listing_id
@@ -36,7 +37,7 @@ async def published_listing(url: str, route: str = "auction") -> uuid.UUID:
 async def confirm_deposit(url: str, procedure_id: str | uuid.UUID, bidder: str, at: datetime,
                           amount_fen: int = 100_000) -> None:
     """What the consumer does with the settlement service's DepositConfirmed."""
-    await deliver(url, "auction", consumer.on_deposit_confirmed, DepositConfirmed(
+    await deliver(url, "auction", handlers.on_deposit_confirmed, DepositConfirmed(
         deposit_id=uuid.uuid4(), procedure_id=uuid.UUID(str(procedure_id)),
         bidder_id=bidder, amount_fen=amount_fen, region=REGION, confirmed_at=at))
 

@@ -130,7 +130,7 @@ async def test_bad_bids_get_problems_and_change_nothing(auction_service, common,
     below = await client.post(f"/auctions/{auction_id}/bids", json={"amount_fen": 900_000},
                               headers=buyer)
     assert below.status_code == 409
-    assert below.json()["type"] == "urn:techex:problem:bid-rejected"
+    assert below.json()["type"] == "urn:techex:problem:auction-bid-rejected"
     assert below.json()["reason"] == "below-minimum"
     stranger = await client.post(f"/auctions/{auction_id}/bids",
                                  json={"amount_fen": 1_000_000},
@@ -164,7 +164,8 @@ async def test_announcing_needs_an_auctionable_listing_and_valid_terms(auction_s
     assert unknown.status_code == 404
     negotiated = await _published_listing(client.db, route="negotiated")
     r = await client.post("/auctions", json=_terms(negotiated), headers=operator)
-    assert r.status_code == 409 and r.json()["type"] == "urn:techex:problem:listing-wrong-route"
+    assert r.status_code == 409 and r.json()["type"] == (
+        "urn:techex:problem:auction-listing-wrong-route")
     listing = await _published_listing(client.db)
     too_soon = await client.post("/auctions", json=_terms(
         listing, starts_at=(NOW + timedelta(days=2)).isoformat()), headers=operator)
@@ -180,7 +181,7 @@ async def test_announcing_needs_an_auctionable_listing_and_valid_terms(auction_s
     assert first.status_code == 201
     second = await client.post("/auctions", json=_terms(listing), headers=operator)
     assert second.status_code == 409
-    assert second.json()["type"] == "urn:techex:problem:listing-procedure-running"
+    assert second.json()["type"] == "urn:techex:problem:auction-listing-procedure-running"
 
 
 async def test_a_failed_lot_is_auctioned_again_within_the_rules(auction_service, common, clock):

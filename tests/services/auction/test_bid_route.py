@@ -6,9 +6,9 @@ import uuid
 
 import pytest
 
-from services.auction import bid_route
 from services.auction.api import create_app
 from services.auction.config import AuctionSettings
+from services.auction.routes import bids as bid_route
 from shared.auth import Role
 from tests.support.services import bearer, running
 

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from services.auction.calendar_file import CalendarFileError, load_calendar_file
+from services.auction.config import CalendarFileError, load_calendar_file
 from services.auction.domain import workdays
 
 

@@ -10,10 +10,10 @@ from datetime import timedelta
 import asyncpg
 import pytest
 
-from services.auction import consumer
+from services.auction import handlers
 from services.auction.api import create_app
 from services.auction.config import AuctionSettings
-from services.auction.engine import BidEngine
+from services.auction.handlers.engine import BidEngine
 from shared.auth import Role
 from shared.clock import ManualClock
 from shared.events.settlement import DealDefaulted
@@ -38,7 +38,7 @@ async def auction_service(database_url, common, clock):
 
 
 async def _deliver(url: str, event: DealDefaulted) -> None:
-    await deliver(url, "auction", consumer.on_deal_defaulted, event)
+    await deliver(url, "auction", handlers.on_deal_defaulted, event)
 
 
 async def _rows(url: str, sql: str, *args) -> list[asyncpg.Record]:

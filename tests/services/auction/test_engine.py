@@ -13,16 +13,11 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from services.auction import store
 from services.auction.domain.auction import Auction, AuctionTerms
-from services.auction.engine import (
-    BidEngine,
-    OwnedElsewhere,
-    OwnershipLost,
-    bid,
-    qualify,
-    register,
-)
+from services.auction.domain.commands import PlaceBid, Qualify, Register
+from services.auction.domain.errors import OwnedElsewhere, OwnershipLost
+from services.auction.handlers.engine import BidEngine
+from services.auction.store import auctions as store
 from shared.clock import ManualClock
 from shared.db import create_pool, database_unavailable, migrate
 from shared.outbox import OutboxWriter
@@ -61,8 +56,8 @@ def _engine(pool, clock, owner: str) -> BidEngine:
 
 async def _qualified(engine: BidEngine, auction_id: uuid.UUID, bidders: list[str]) -> None:
     for b in bidders:
-        await engine.run(auction_id, register(b))
-        await engine.run(auction_id, qualify(b))
+        await engine.run(auction_id, Register(b))
+        await engine.run(auction_id, Qualify(b))
 
 
 async def _rows(pool, auction_id) -> list[asyncpg.Record]:
@@ -78,12 +73,12 @@ async def test_an_accepted_bid_is_durable_when_answered(pool):
     try:
         await _qualified(engine, auction.id, ["b1", "b2"])
         clock.advance(STARTS - clock.now() + timedelta(hours=1))
-        first = await engine.run(auction.id, bid("b1", START_PRICE))
+        first = await engine.run(auction.id, PlaceBid("b1", START_PRICE))
         assert first.accepted and first.sequence == 1
         assert [tuple(r) for r in await _rows(pool, auction.id)] == [(1, "b1", START_PRICE)]
-        low = await engine.run(auction.id, bid("b2", START_PRICE + INCREMENT // 2))
+        low = await engine.run(auction.id, PlaceBid("b2", START_PRICE + INCREMENT // 2))
         assert not low.accepted and low.reason in ("below-minimum", "not-multiple")
-        unqualified = await engine.run(auction.id, bid("stranger", START_PRICE * 2))
+        unqualified = await engine.run(auction.id, PlaceBid("stranger", START_PRICE * 2))
         assert unqualified.reason == "not-qualified"
         assert len(await _rows(pool, auction.id)) == 1
         events = await pool.fetch("SELECT type FROM outbox ORDER BY seq")
@@ -109,7 +104,7 @@ async def test_concurrent_bids_make_one_rising_sequence_equal_to_the_stored_one(
             high = START_PRICE - INCREMENT
             for _ in range(25):
                 amount = high + INCREMENT * rng.randint(1, 3)
-                answer = await engine.run(auction.id, bid(name, amount))
+                answer = await engine.run(auction.id, PlaceBid(name, amount))
                 answers.append((name, answer))
                 high = max(high, answer.high_bid_fen or high)
 
@@ -139,15 +134,15 @@ async def test_a_second_process_is_refused_then_takes_over_after_a_crash(pool, d
         clock.advance(STARTS - clock.now() + timedelta(hours=1))
         await a.renew_leases()  # a live process keeps its lease fresh
         for i in range(5):
-            await a.run(auction.id, bid("b1" if i % 2 == 0 else "b2",
+            await a.run(auction.id, PlaceBid("b1" if i % 2 == 0 else "b2",
                                         START_PRICE + i * INCREMENT))
         with pytest.raises(OwnedElsewhere):
-            await b.run(auction.id, bid("b2", START_PRICE + 10 * INCREMENT))
+            await b.run(auction.id, PlaceBid("b2", START_PRICE + 10 * INCREMENT))
         await a.stop(release=False)  # the process dies: its lease is still on the row
         with pytest.raises(OwnedElsewhere):
-            await b.run(auction.id, bid("b2", START_PRICE + 10 * INCREMENT))
+            await b.run(auction.id, PlaceBid("b2", START_PRICE + 10 * INCREMENT))
         clock.advance(timedelta(seconds=11))  # the lease lapses
-        answer = await b.run(auction.id, bid("b2", START_PRICE + 10 * INCREMENT))
+        answer = await b.run(auction.id, PlaceBid("b2", START_PRICE + 10 * INCREMENT))
         assert answer.accepted and answer.sequence == 6  # the sequence goes on
         state = await b.state(auction.id)
         assert [x.bidder_id for x in state.bids] == ["b1", "b2", "b1", "b2", "b1", "b2"]
@@ -167,15 +162,15 @@ async def test_a_process_that_lost_its_lease_cannot_append(pool, database_url):
         await _qualified(a, auction.id, ["b1", "b2"])
         clock.advance(STARTS - clock.now() + timedelta(hours=1))
         await a.renew_leases()
-        await a.run(auction.id, bid("b1", START_PRICE))
+        await a.run(auction.id, PlaceBid("b1", START_PRICE))
         clock.advance(timedelta(seconds=11))  # a was paused past its lease
-        taken = await b.run(auction.id, bid("b2", START_PRICE + INCREMENT))
+        taken = await b.run(auction.id, PlaceBid("b2", START_PRICE + INCREMENT))
         assert taken.accepted and taken.sequence == 2
         with pytest.raises(OwnershipLost):
-            await a.run(auction.id, bid("b1", START_PRICE + 5 * INCREMENT))
+            await a.run(auction.id, PlaceBid("b1", START_PRICE + 5 * INCREMENT))
         assert [r["bidder_id"] for r in await _rows(pool, auction.id)] == ["b1", "b2"]
         with pytest.raises(OwnedElsewhere):  # and a new writer on a is refused
-            await a.run(auction.id, bid("b1", START_PRICE + 5 * INCREMENT))
+            await a.run(auction.id, PlaceBid("b1", START_PRICE + 5 * INCREMENT))
     finally:
         await a.stop()
         await b.stop()
@@ -189,7 +184,7 @@ async def test_an_extension_moves_the_close_deadline(pool):
     try:
         await _qualified(engine, auction.id, ["b1"])
         clock.advance(ENDS - clock.now() - timedelta(minutes=2))
-        answer = await engine.run(auction.id, bid("b1", START_PRICE))
+        answer = await engine.run(auction.id, PlaceBid("b1", START_PRICE))
         assert answer.ends_at == clock.now() + timedelta(minutes=5)
         due = await pool.fetchval(
             "SELECT due_at FROM deadlines WHERE kind = 'auction.close' AND key = $1",
@@ -211,13 +206,14 @@ async def test_a_writer_whose_connection_drops_mid_batch_steps_aside_for_a_rebui
     try:
         await _qualified(engine, auction.id, ["b1", "b2"])
         clock.advance(STARTS - clock.now() + timedelta(hours=1))
-        await engine.run(auction.id, bid("b1", START_PRICE))
+        await engine.run(auction.id, PlaceBid("b1", START_PRICE))
         epoch = await pool.fetchval("SELECT owner_epoch FROM auctions WHERE id = $1", auction.id)
 
         holding = blocker.transaction()
         await holding.start()
         await blocker.execute("SELECT 1 FROM auctions WHERE id = $1 FOR UPDATE", auction.id)
-        pending = asyncio.ensure_future(engine.run(auction.id, bid("b2", START_PRICE + INCREMENT)))
+        pending = asyncio.ensure_future(
+            engine.run(auction.id, PlaceBid("b2", START_PRICE + INCREMENT)))
         for _ in range(200):
             if await blocker.fetchval(
                     "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
@@ -229,7 +225,7 @@ async def test_a_writer_whose_connection_drops_mid_batch_steps_aside_for_a_rebui
         assert database_unavailable(dropped.value)
         await holding.rollback()
 
-        again = await engine.run(auction.id, bid("b2", START_PRICE + INCREMENT))
+        again = await engine.run(auction.id, PlaceBid("b2", START_PRICE + INCREMENT))
         assert again.accepted and again.sequence == 2
         assert [r["bidder_id"] for r in await _rows(pool, auction.id)] == ["b1", "b2"]
         assert await pool.fetchval(

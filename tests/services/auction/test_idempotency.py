@@ -86,7 +86,7 @@ async def test_announcing_and_reauctioning_once(client, clock):
     # A refusal decided by the command is the key's answer too: the listing is taken now.
     refused = await retried(client, "POST", "/auctions", key="announce-2",
                             json=_auction_terms(listing), headers=client.operator)
-    assert refused.json()["type"] == "urn:techex:problem:listing-procedure-running"
+    assert refused.json()["type"] == "urn:techex:problem:auction-listing-procedure-running"
 
     clock.advance(ENDS - NOW + timedelta(seconds=1))
     assert await client.runtime.scheduler.fire_due() == 1  # no bid: failed

@@ -12,7 +12,7 @@ import pytest
 
 from services.auction.api import create_app
 from services.auction.config import AuctionSettings
-from services.auction.notice_routes import NOTICE_END, PENDING_RECHECK
+from services.auction.handlers import NOTICE_END, PENDING_RECHECK
 from shared.auth import Role
 from shared.clock import ManualClock
 from shared.scheduler import pending
@@ -158,7 +158,7 @@ async def test_an_upheld_objection_fails_the_notice_once_resolved(service, commo
     late = await client.post(f"/notices/{notice_id}/objections", json={"grounds": "迟到的异议"},
                              headers=bearer(common, Role.BUYER, "230100"))
     assert late.status_code == 409
-    assert late.json()["type"] == "urn:techex:problem:notice-objection-refused"
+    assert late.json()["type"] == "urn:techex:problem:auction-notice-objection-refused"
     # Resolving the last pending objection lets the notice conclude at once.
     clock.advance(timedelta(minutes=10))
     outsider = await _resolve(client, common, notice_id, objection_id, "upheld", "210000")
@@ -189,7 +189,7 @@ async def test_bad_requests_get_problems_and_change_nothing(service, common, clo
     listing_route = await _published_listing(client.db, route="listing")
     wrong = await client.post("/notices", json=_terms(listing_route), headers=operator)
     assert wrong.status_code == 409
-    assert wrong.json()["type"] == "urn:techex:problem:listing-wrong-route"
+    assert wrong.json()["type"] == "urn:techex:problem:auction-listing-wrong-route"
     elsewhere = await client.post("/notices", json=_terms(listing_id),
                                   headers=_operator(common, "210000"))
     assert elsewhere.status_code == 403
@@ -224,10 +224,10 @@ async def test_bad_requests_get_problems_and_change_nothing(service, common, clo
     notice_id = notice.json()["id"]
     twice = await client.post("/notices", json=_terms(listing_id), headers=operator)
     assert twice.status_code == 409
-    assert twice.json()["type"] == "urn:techex:problem:listing-procedure-running"
+    assert twice.json()["type"] == "urn:techex:problem:auction-listing-procedure-running"
     no_objection = await _resolve(client, common, notice_id, str(uuid.uuid4()), "upheld")
     assert no_objection.status_code == 404
-    assert no_objection.json()["type"] == "urn:techex:problem:notice-objection-not-found"
+    assert no_objection.json()["type"] == "urn:techex:problem:auction-notice-objection-not-found"
     blank = await client.post(f"/notices/{notice_id}/objections", json={"grounds": "  "},
                               headers=operator)
     assert blank.status_code == 422 and blank.json()["errors"][0]["field"] == "body.grounds"

@@ -14,7 +14,8 @@ import pytest
 
 from services.auction.api import create_app
 from services.auction.config import AuctionSettings
-from services.auction.engine import BidEngine, bid
+from services.auction.domain.commands import PlaceBid
+from services.auction.handlers.engine import BidEngine
 from shared.auth import Role
 from shared.clock import ManualClock
 from tests.support.procedures import confirm_deposit, published_listing, sql
@@ -157,7 +158,7 @@ async def test_a_reader_that_falls_behind_gets_the_dropped_bids_from_the_table(a
         events = sse_events(stream)
         assert (await next_event(events))["event"] == "state"
         # Ten bids in one batch: the reader's queue keeps two of them and drops eight.
-        futures = [await engine.submit(auction.id_uuid, bid(BIDDERS[i % 2], START + i * STEP))
+        futures = [await engine.submit(auction.id_uuid, PlaceBid(BIDDERS[i % 2], START + i * STEP))
                    for i in range(10)]
         answers = await asyncio.gather(*futures)
         assert [a.sequence for a in answers] == list(range(1, 11))

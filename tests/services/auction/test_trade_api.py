@@ -16,7 +16,7 @@ import pytest
 
 from services.auction.api import create_app
 from services.auction.config import AuctionSettings
-from services.auction.trade_routes import BIDDING_CLOSE, PERIOD_END
+from services.auction.handlers import BIDDING_CLOSE, PERIOD_END
 from shared.auth import Role
 from shared.clock import ManualClock
 from shared.scheduler import pending
@@ -318,7 +318,7 @@ async def test_bad_requests_get_problems_and_change_nothing(service, common, clo
     auction_listing = await _published_listing(client.db, route="auction")
     wrong = await client.post("/listing-trades", json=_terms(auction_listing), headers=operator)
     assert wrong.status_code == 409
-    assert wrong.json()["type"] == "urn:techex:problem:listing-wrong-route"
+    assert wrong.json()["type"] == "urn:techex:problem:auction-listing-wrong-route"
     assert wrong.headers["content-type"] == "application/problem+json"
     elsewhere = await client.post("/listing-trades", json=_terms(listing_id),
                                   headers=bearer(common, Role.OPERATOR, "210000"))
@@ -344,7 +344,7 @@ async def test_bad_requests_get_problems_and_change_nothing(service, common, clo
     clock.advance(datetime(2026, 12, 10, 2, tzinfo=UTC) - NOW)
     beyond = await client.post("/listing-trades", json=_terms(listing_id), headers=operator)
     assert beyond.status_code == 422
-    assert beyond.json()["type"] == "urn:techex:problem:working-calendar-not-covered"
+    assert beyond.json()["type"] == "urn:techex:problem:auction-working-calendar-not-covered"
     clock.advance(NOW - clock.now())
 
     unknown = uuid.uuid4()
@@ -361,7 +361,7 @@ async def test_bad_requests_get_problems_and_change_nothing(service, common, clo
     trade_id = ok.json()["id"]
     twice = await client.post("/listing-trades", json=_terms(listing_id), headers=operator)
     assert twice.status_code == 409
-    assert twice.json()["type"] == "urn:techex:problem:listing-procedure-running"
+    assert twice.json()["type"] == "urn:techex:problem:auction-listing-procedure-running"
     seller_registers = await client.post(
         f"/listing-trades/{trade_id}/registrations",
         headers=bearer(common, Role.BUYER, "230100", "hit-university"))
@@ -393,7 +393,7 @@ async def test_a_period_into_a_year_the_package_does_not_know_needs_its_calendar
         listing_id = await _published_listing(client.db)
         refused = await client.post("/listing-trades", json=_terms(listing_id), headers=operator)
         assert refused.status_code == 422, refused.text
-        assert refused.json()["type"] == "urn:techex:problem:working-calendar-not-covered"
+        assert refused.json()["type"] == "urn:techex:problem:auction-working-calendar-not-covered"
 
     notice = tmp_path / "calendar.json"
     notice.write_text(json.dumps({str(year): {"holidays": [f"{year}-01-01"], "workdays": []}}))

@@ -1,7 +1,7 @@
 """A request for an auction that another auction-service process writes is forwarded there.
 
-Exactly one process writes an auction (see :mod:`services.auction.engine`); behind a load
-balancer the others receive its bids too. Instead of refusing them, a process passes the
+Exactly one process writes an auction (see :mod:`services.auction.handlers.engine`); behind a
+load balancer the others receive its bids too. Instead of refusing them, a process passes the
 request on to the owner's advertised URL and relays the answer as it comes (an SSE stream
 included). A request is forwarded at most once: if the process it reaches does not own the
 auction either (the lease moved in between), that process answers 409 and the client retries.
@@ -18,9 +18,9 @@ from fastapi import FastAPI, Request, Response
 from starlette.background import BackgroundTask
 from starlette.responses import StreamingResponse
 
-from services.auction.engine import OwnedElsewhere
+from services.auction.domain.errors import OwnedElsewhere, OwnerUnreachable
 from shared.problem_handlers import problem_response
-from shared.problems import Problem
+from shared.problems import documented
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +30,10 @@ _PASSED_ON = ("authorization", "content-type", "accept", "idempotency-key", "las
 _RELAYED = ("content-type", "cache-control", "retry-after", "location", "traceparent")
 
 
-class OwnerUnreachable(Problem):
-    slug = "auction-owner-unreachable"
-    status = 503
-    title = "The process that writes this auction does not answer; retry shortly"
+FORWARDED = {503: documented(
+    "The process that writes this auction does not answer (it is being taken over); retry "
+    "after the time given", retry_after=True)}
+"""What a request the writer of the auction must answer can get when it is forwarded."""
 
 
 class Forwarder:

@@ -1,4 +1,5 @@
-"""asyncpg SQL of the auction service."""
+"""SQL of the listings this service knows (its read model of the listing service's events),
+and of the procedures running for one of them."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import uuid
 
 import asyncpg
 
-from shared.events.listing import ListingCreated
+from shared.events.listing import ListingCreated, ListingPublished
 
 
 async def record_listing(conn: asyncpg.Connection, event: ListingCreated) -> None:
@@ -18,7 +19,7 @@ async def record_listing(conn: asyncpg.Connection, event: ListingCreated) -> Non
     )
 
 
-async def listing_published(conn: asyncpg.Connection, event) -> None:
+async def listing_published(conn: asyncpg.Connection, event: ListingPublished) -> None:
     """Record a published listing (the listing may have been created before we subscribed)."""
     await conn.execute(
         "INSERT INTO listings (listing_id, title, region, seller_id, created_at, status,"
@@ -37,7 +38,22 @@ async def listing_status(conn: asyncpg.Connection, listing_id: uuid.UUID, status
                        listing_id, status)
 
 
-async def listing_for_auction(db, listing_id: uuid.UUID) -> asyncpg.Record | None:
-    return await db.fetchrow(
-        "SELECT listing_id, title, region, seller_id, status, pricing_route, reference_price_fen"
-        " FROM listings WHERE listing_id = $1", listing_id)
+async def lock(conn: asyncpg.Connection, listing_id: uuid.UUID) -> asyncpg.Record | None:
+    """The listing as this service knows it, locked: the lock serialises two announcements of
+    one listing (the partial unique indexes on the running procedures are only the backstop)."""
+    return await conn.fetchrow(
+        "SELECT listing_id, title, region, seller_id, status, pricing_route"
+        " FROM listings WHERE listing_id = $1 FOR UPDATE", listing_id)
+
+
+async def running_procedure(conn: asyncpg.Connection, listing_id: uuid.UUID
+                            ) -> asyncpg.Record | None:
+    """A procedure of any route still running for the listing (its ``route`` and ``id``)."""
+    return await conn.fetchrow(
+        "SELECT 'auction' AS route, id FROM auctions"
+        "  WHERE listing_id = $1 AND status NOT IN ('closed', 'failed')"
+        " UNION ALL SELECT 'listing', id FROM listing_trades"
+        "  WHERE listing_id = $1 AND status IN ('announced', 'bidding')"
+        " UNION ALL SELECT 'negotiated', id FROM notices"
+        "  WHERE listing_id = $1 AND status = 'published'"
+        " LIMIT 1", listing_id)

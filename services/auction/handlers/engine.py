@@ -1,11 +1,15 @@
-"""The bid engine: one writer per auction, bids checked in order in memory, appended in batches.
+"""The bid engine, the auction's handler runtime: one writer per auction, commands applied in
+order in memory, appended in batches.
 
 Every auction this process owns has an actor: a task with a queue. The actor takes all the
-commands waiting (up to ``max_batch``), applies them one after another to the in-memory state
-(the pure domain decides), writes the whole batch — accepted bids, derived columns, events
-through the outbox, the moved close deadline, the claimed Idempotency-Keys with their answers —
-in one transaction, and only then answers the callers. A row lock per bid would cap a hot
-auction near 1.5k bids/s on two cores; one commit for many bids does not.
+commands waiting (up to ``max_batch``; the commands of :mod:`services.auction.domain.commands`),
+applies them one after another to the in-memory state (each by its step in
+:data:`services.auction.handlers.auctions.STEPS`; the pure domain decides), writes the whole
+batch in one transaction (accepted bids, derived columns, the commands' own rows, the moved
+close deadline, the claimed Idempotency-Keys with their answers, and the events published in
+its :class:`~shared.context.Tx`, flushed to the outbox), and only then answers the callers.
+A row lock per bid would cap a hot auction near 1.5k bids/s on two cores; one commit for many
+bids does not.
 
 Ownership: a process owns an auction while it holds its lease; each batch is fenced by the
 lease's epoch, so a process that lost its lease cannot append (its batch fails and its actor
@@ -18,20 +22,23 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
-from prometheus_client import Counter, Gauge, Histogram
 
-from services.auction import store
 from services.auction.domain.auction import Auction
 from services.auction.domain.bidding import Bid
+from services.auction.domain.commands import AuctionCommand, Registration
+from services.auction.domain.errors import OwnedElsewhere, OwnershipLost, UnknownAuction
+from services.auction.handlers.auctions import CLOSE_DEADLINE, STEPS, Step
+from services.auction.metrics import BATCH_SIZE, BID_SECONDS, EXTENSIONS, OWNED
+from services.auction.store import auctions as store
 from shared.clock import Clock
+from shared.context import Tx
 from shared.db import database_unavailable
-from shared.events.base import Event
 from shared.idempotency import (
     Answer,
     IdempotencyKeyInProgress,
@@ -41,59 +48,9 @@ from shared.idempotency import (
     stored,
 )
 from shared.outbox import OutboxWriter
-from shared.problems import Problem
 from shared.scheduler import schedule
 
 log = logging.getLogger(__name__)
-
-CLOSE_DEADLINE = "auction.close"
-
-BIDS = Counter("techex_auction_bids_total", "Bids by outcome and reject reason",
-               ["outcome", "reason"])
-BATCH_SIZE = Histogram("techex_auction_batch_size", "Commands written per batch",
-                       buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024))
-BID_SECONDS = Histogram("techex_auction_bid_seconds", "From a bid's arrival to its durable answer",
-                        buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
-EXTENSIONS = Counter("techex_auction_extensions_total", "Anti-sniping extensions of an end")
-OWNED = Gauge("techex_auction_owned", "Auctions whose writer runs in this process")
-
-
-class OwnedElsewhere(Problem):
-    slug = "auction-owned-elsewhere"
-    status = 409
-    title = "Another auction-service process writes this auction"
-    owner_url: str | None = None
-    """The owner's internal address: used to forward the request, never shown to clients."""
-
-    def at(self, owner_url: str | None) -> OwnedElsewhere:
-        self.owner_url = owner_url
-        return self
-
-
-class OwnershipLost(Problem):
-    slug = "auction-ownership-lost"
-    status = 503
-    title = "This process lost the auction to another one; retry"
-
-
-class UnknownAuction(Problem):
-    slug = "auction-not-found"
-    status = 404
-    title = "No such auction"
-
-
-@dataclass(frozen=True)
-class Step:
-    """What one command did to the state: written together with the rest of its batch."""
-
-    state: Auction
-    events: tuple[Event, ...] = ()
-    result: Any = None
-    write: Callable[[asyncpg.Connection], Awaitable[None]] | None = None
-
-
-Command = Callable[[Auction, datetime], Step]
-
 
 Render = Callable[[Any], Answer]
 """How a keyed command's result is answered over HTTP (stored with the batch)."""
@@ -101,7 +58,7 @@ Render = Callable[[Any], Answer]
 
 @dataclass
 class _Pending:
-    command: Command
+    command: AuctionCommand
     future: asyncio.Future
     once: Once | None = None
     render: Render | None = None
@@ -201,13 +158,14 @@ class _Actor:
         """Apply ``batch`` in order and write it in one transaction, then answer it; returns
         what is left to apply again (nothing, unless some of its keys were taken)."""
         engine = self.engine
-        now = engine.clock.now()
+        tx = Tx(conn, engine.clock)
+        now = tx.now()
         before = self.state
         state = before
         steps: list[tuple[_Pending, Step | BaseException]] = []
         for p in batch:
             try:
-                step = p.command(state, now)
+                step = STEPS[type(p.command)](state, p.command, now)
             except Exception as exc:  # a refused command (a Problem): answer it, go on
                 steps.append((p, exc))
                 continue
@@ -222,8 +180,9 @@ class _Actor:
                     raise OwnershipLost(detail=f"Auction {state.id} is written elsewhere now.")
                 for _, s in steps:
                     if isinstance(s, Step) and s.write is not None:
-                        await s.write(conn)
-                await engine.outbox.add(conn, events, region=state.region)
+                        await s.write(tx)
+                tx.publish(*events)
+                await tx.flush(engine.outbox)
                 if state.ends_at != before.ends_at and state.closed_at is None:
                     await schedule(conn, CLOSE_DEADLINE, str(state.id), state.ends_at)
                     EXTENSIONS.inc()
@@ -304,7 +263,7 @@ class BidEngine:
         self.clock = clock
         self.owner = owner or f"auction-{uuid.uuid4().hex[:12]}"
         self.url = url
-        """Where other processes reach this one (see services.auction.forwarding)."""
+        """Where other processes reach this one (see services.auction.routes.forwarding)."""
         self.lease = lease
         self.max_batch = max_batch
         self._actors: dict[uuid.UUID, _Actor] = {}
@@ -314,8 +273,8 @@ class BidEngine:
         """Bids a live-view reader may lag behind before its queue drops some."""
 
     # -- commands ---------------------------------------------------------------------------
-    async def run(self, auction_id: uuid.UUID, command: Command, once: Once | None = None,
-                  render: Render | None = None) -> Any:
+    async def run(self, auction_id: uuid.UUID, command: AuctionCommand,
+                  once: Once | None = None, render: Render | None = None) -> Any:
         """Apply ``command`` in order with every other command on the auction; returns its
         result once the batch holding it is durable.
 
@@ -327,7 +286,7 @@ class BidEngine:
         actor.put(_Pending(command, future, once, render))
         return await future
 
-    async def submit(self, auction_id: uuid.UUID, command: Command) -> asyncio.Future:
+    async def submit(self, auction_id: uuid.UUID, command: AuctionCommand) -> asyncio.Future:
         """Queue ``command`` without waiting for it; the future resolves when it is durable."""
         actor = await self._actor(auction_id)
         future = asyncio.get_running_loop().create_future()
@@ -430,108 +389,3 @@ class BidEngine:
             for b in new_bids:
                 with contextlib.suppress(asyncio.QueueFull):
                     q.put_nowait((b, numbers.get(b.bidder_id), state.ends_at))
-
-
-# -- commands of the auction route -------------------------------------------------------------
-
-@dataclass(frozen=True)
-class BidAnswer:
-    accepted: bool
-    reason: str | None
-    sequence: int | None
-    amount_fen: int
-    high_bid_fen: int | None
-    ends_at: datetime
-    automatic_bids: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class bid:
-    """Place a bid; the answer says whether it was accepted and why not."""
-
-    bidder_id: str
-    amount_fen: int
-
-    def __call__(self, state: Auction, now: datetime) -> Step:
-        out = state.place_bid(self.bidder_id, self.amount_fen, now)
-        new = out.state
-        high = new.high_bid
-        BIDS.labels("accepted" if out.ok else "rejected",
-                    out.reason.value if out.reason else "").inc()
-        return Step(new, out.events, BidAnswer(
-            accepted=out.ok, reason=out.reason.value if out.reason else None,
-            sequence=out.accepted[0].sequence if out.accepted else None,
-            amount_fen=self.amount_fen, high_bid_fen=high.amount_fen if high else None,
-            ends_at=new.ends_at, automatic_bids=max(0, len(out.accepted) - 1)))
-
-
-@dataclass(frozen=True, slots=True)
-class proxy:
-    """Leave or raise a proxy maximum (private: stored, never in an event)."""
-
-    bidder_id: str
-    max_fen: int
-
-    def __call__(self, state: Auction, now: datetime) -> Step:
-        out = state.set_proxy(self.bidder_id, self.max_fen, now)
-        new = out.state
-        high = new.high_bid
-        order = new.proxies.by_bidder[self.bidder_id].order
-
-        async def write(conn: asyncpg.Connection) -> None:
-            await store.save_proxy(conn, state.id, self.bidder_id, self.max_fen, order, now)
-
-        return Step(new, out.events, BidAnswer(
-            accepted=True, reason=None,
-            sequence=out.accepted[-1].sequence if out.accepted else None,
-            amount_fen=out.accepted[-1].amount_fen if out.accepted else 0,
-            high_bid_fen=high.amount_fen if high else None, ends_at=new.ends_at,
-            automatic_bids=len(out.accepted)), write)
-
-
-def close() -> Command:
-    """Close the auction if bidding has ended; a no-op when it already is closed or when a
-    bid moved the end meanwhile (the moved deadline closes it later)."""
-    def apply(state: Auction, now: datetime) -> Step:
-        if state.closed_at is not None or now < state.ends_at:
-            return Step(state, (), False)
-        new, events = state.close(now)
-
-        async def write(conn: asyncpg.Connection) -> None:
-            await store.save_close(conn, new)
-        return Step(new, events, True, write)
-    return apply
-
-
-@dataclass
-class Registration:
-    bidder_id: str
-    deposit_fen: int
-    number: int = 0
-    """The bid number, drawn when the registration is written."""
-
-
-def register(bidder_id: str) -> Command:
-    def apply(state: Auction, now: datetime) -> Step:
-        new, event = state.register(bidder_id, now)
-        result = Registration(bidder_id, state.terms.deposit_fen)
-
-        async def write(conn: asyncpg.Connection) -> None:
-            result.number = await store.add_bidder(conn, state.id, bidder_id, now)
-        return Step(new, (event,), result, write)
-    return apply
-
-
-def qualify(bidder_id: str) -> Command:
-    def apply(state: Auction, now: datetime) -> Step:
-        out = state.qualify(bidder_id, now)
-        if out is None:
-            return Step(state, (), False)
-        new, event = out
-        result = Registration(bidder_id, state.terms.deposit_fen)
-
-        async def write(conn: asyncpg.Connection) -> None:
-            result.number = await store.add_bidder(conn, state.id, bidder_id, now)
-            await store.qualify_bidder(conn, state.id, bidder_id, now)
-        return Step(new, (event,), result, write)
-    return apply

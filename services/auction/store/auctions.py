@@ -1,4 +1,4 @@
-"""asyncpg SQL of auctions: ownership leases, loading the state, appending bid batches."""
+"""SQL of auctions: ownership leases, loading the state, appending bid batches, bidders."""
 
 from __future__ import annotations
 
@@ -6,11 +6,9 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
-from random import SystemRandom
 
 import asyncpg
 
-from services.auction.domain import anonymity
 from services.auction.domain.auction import (
     Auction,
     AuctionRules,
@@ -19,6 +17,7 @@ from services.auction.domain.auction import (
     ProxyBook,
 )
 from services.auction.domain.bidding import Bid, Ladder
+from services.auction.store.procedures import draw_number
 
 
 async def insert_auction(conn: asyncpg.Connection, a: Auction) -> None:
@@ -129,20 +128,6 @@ async def append_bids(conn: asyncpg.Connection, auction_id: uuid.UUID, epoch: in
     return True
 
 
-_NUMBERS = SystemRandom()
-
-
-async def draw_number(conn: asyncpg.Connection, table: str, column: str,
-                      procedure_id: uuid.UUID) -> int:
-    """A bid number no bidder of the procedure holds. The caller holds the procedure's row
-    lock, which serialises the draws of one procedure."""
-    if (table, column) not in (("bidders", "auction_id"), ("listing_trade_buyers", "trade_id")):
-        raise ValueError(f"not a table of bidders: {table}")
-    taken = {r["number"] for r in await conn.fetch(
-        f"SELECT number FROM {table} WHERE {column} = $1", procedure_id)}
-    return anonymity.draw_number(taken, _NUMBERS)
-
-
 async def add_bidder(conn: asyncpg.Connection, auction_id: uuid.UUID, bidder_id: str,
                      at: datetime) -> int:
     """Register the bidder if it is not yet (drawing its bid number); its number."""
@@ -203,6 +188,16 @@ async def save_close(conn: asyncpg.Connection, a: Auction) -> None:
         "UPDATE auctions SET status = $2, failure = $3, closed_at = $4 WHERE id = $1",
         a.id, "failed" if a.failure else "closed", a.failure.value if a.failure else None,
         a.closed_at)
+
+
+async def status(db, auction_id: uuid.UUID) -> str | None:
+    """The auction's status column (None: no such auction)."""
+    return await db.fetchval("SELECT status FROM auctions WHERE id = $1", auction_id)
+
+
+async def region(db, auction_id: uuid.UUID) -> str | None:
+    """The auction's region (None: no such auction)."""
+    return await db.fetchval("SELECT region FROM auctions WHERE id = $1", auction_id)
 
 
 async def auction_row(db, auction_id: uuid.UUID) -> asyncpg.Record | None:
