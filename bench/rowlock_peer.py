@@ -170,7 +170,7 @@ async def place_bid(conn: asyncpg.Connection, auction_id: uuid.UUID, bidder_id: 
 
 
 def answer(a: BidAnswer, path: str) -> Answer:
-    """The auction service's answer to a bid: 201 with the bid, or 409 bid-rejected."""
+    """The auction service's answer to a bid: 201 with the bid, or 409 auction-bid-rejected."""
     if not a.accepted:
         return Answer.problem(BidRefused(detail=f"The bid was rejected: {a.reason}.",
                                          reason=a.reason, high_bid_fen=a.high_bid_fen), path)
