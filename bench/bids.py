@@ -51,6 +51,7 @@ import asyncpg
 import rowlock_peer  # bench/rowlock_peer.py, beside this file
 import uvloop
 
+from services.auction.api import MIGRATIONS as AUCTION_MIGRATIONS
 from services.auction.domain.auction import Auction, AuctionTerms
 from services.auction.store import auctions as store
 from shared.auth import Role, mint_token
@@ -58,7 +59,7 @@ from shared.db import create_pool, migrate
 from shared.kafka import delete_topics
 from shared.scheduler import schedule
 from shared.settings import CommonSettings
-from techex.stack.stack import REPO, Stack, create_database
+from techex.stack.stack import Stack, create_database
 
 START, INCREMENT = 1_000_000, 100
 
@@ -312,7 +313,7 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict:
         peer_pool = await create_pool(peer_url, min_size=2, max_size=8)
         pools.append(peer_pool)
         async with pool.acquire() as conn:
-            await migrate(conn, REPO / "services" / "auction" / "migrations")
+            await migrate(conn, *AUCTION_MIGRATIONS)
         async with peer_pool.acquire() as conn:
             await rowlock_peer.create_schema(conn)
         common = CommonSettings(kafka_bootstrap_servers=stack.bootstrap)

@@ -36,12 +36,13 @@ import asyncpg
 import httpx
 import uvloop
 
+from services.registry.api import MIGRATIONS as REGISTRY_MIGRATIONS
 from services.registry.store import rollups
 from shared.auth import Role, mint_token
 from shared.db import migrate
 from shared.kafka import delete_topics
 from shared.settings import CommonSettings
-from techex.stack.stack import REPO, Stack, create_database
+from techex.stack.stack import Stack, create_database
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 COUNTIES = {  # province → city → counties (Tianjin's districts sit under the province)
@@ -219,7 +220,7 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict:
     try:
         conn = await asyncpg.connect(url)
         try:
-            await migrate(conn, REPO / "services" / "registry" / "migrations")
+            await migrate(conn, *REGISTRY_MIGRATIONS)
             figures |= await load(conn, args.contracts)
             # The rollups agree with the contracts: the province totals add up to all of them.
             provinces = await conn.fetchval(

@@ -254,9 +254,6 @@ class ConsumerRunner:
     async def _call(self, conn: asyncpg.Connection, p: _Parsed) -> None:
         """The handler in a transaction context; what it published joins the outbox here."""
         assert p.handler is not None and p.event is not None
-        if _arity(p.handler) == 3:  # transition: (conn, event, envelope) handlers
-            await p.handler(conn, p.event, p.envelope)  # type: ignore[call-arg]
-            return
         tx = Tx(conn, self.clock, p.envelope)
         await p.handler(tx, p.event)
         await tx.flush(self.outbox)
@@ -355,11 +352,6 @@ class ConsumerRunner:
                 continue
             position = await consumer.position(tp)
             CONSUMER_LAG.labels(self.name, tp.topic, str(tp.partition)).set(max(0, high - position))
-
-
-def _arity(handler: Callable[..., object]) -> int:
-    import inspect
-    return len(inspect.signature(handler).parameters)
 
 
 class _Listener(ConsumerRebalanceListener):

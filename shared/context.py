@@ -48,10 +48,6 @@ class Tx:
         """Send ``events`` with this transaction: written to the outbox just before it commits."""
         self.events.extend(events)
 
-    def __getattr__(self, name: str) -> Any:
-        # Transition only: handlers written for a bare connection keep working meanwhile.
-        return getattr(self.conn, name)
-
     async def flush(self, outbox: OutboxWriter) -> None:
         """Write what was published to the outbox, in this transaction (by whoever opened it)."""
         if self.events:

@@ -54,8 +54,7 @@ class OutboxWriter:
     def __init__(self, service: str) -> None:
         self.service = service
 
-    async def add(self, conn: asyncpg.Connection, events: Sequence[Event],
-                  **_transition: object) -> list[uuid.UUID]:
+    async def add(self, conn: asyncpg.Connection, events: Sequence[Event]) -> list[uuid.UUID]:
         """Insert ``events`` in the caller's transaction; each row gets its event's region."""
         if not events:
             return []

@@ -91,7 +91,8 @@ class ServiceSpec:
     name: str
     title: str
     description: str
-    migrations: Path
+    migrations: Path | Sequence[Path]
+    """The service's migrations, after any shared read model's (e.g. known_listings)."""
     routers: Sequence[APIRouter] = ()
     handlers: Handlers | Callable[[Runtime], Handlers] = field(default_factory=dict)
     """The event -> handler table (the service's ``consumer.py``)."""
@@ -130,10 +131,6 @@ class Runtime:
         """A command's transaction context; with ``once``, a keyed command (see
         :class:`~shared.context.Command`)."""
         return Command(self.pool, self.outbox, self.clock, once)
-
-    def unit_of_work(self, region: str, once: Once | None = None) -> Command:
-        """Transition alias of :meth:`transaction` (the region comes from the events)."""
-        return self.transaction(once)
 
     def part(self, kind: type[T]) -> T:
         """The service's part of type ``kind`` (declared in its spec)."""
@@ -226,7 +223,8 @@ def build_app(
         # Migrations on a connection of their own: no statement timeout for them.
         conn = await asyncpg.connect(settings.database_url, server_settings=SERVER_SETTINGS)
         try:
-            await migrate(conn, spec.migrations)
+            await migrate(conn, *([spec.migrations] if isinstance(spec.migrations, Path)
+                                  else spec.migrations))
         finally:
             await conn.close()
         runtime.pool = await create_pool(

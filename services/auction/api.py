@@ -17,6 +17,7 @@ from services.auction.metrics import count_procedures
 from services.auction.routes import auctions, bids, notices, stream, trades
 from services.auction.routes.forwarding import Forwarder
 from services.auction.routes.forwarding import install as install_forwarding
+from shared import known_listings
 from shared.clock import Clock
 from shared.known_listings import known_listings_router
 from shared.scheduler import Handler as DeadlineHandler
@@ -24,6 +25,9 @@ from shared.service import Job, Part, Runtime, ServiceSpec, build_app
 from shared.settings import CommonSettings
 
 log = logging.getLogger(__name__)
+
+MIGRATIONS = [known_listings.MIGRATIONS, Path(__file__).parent / "migrations"]
+"""The shared known-listings table first, then the service's own migrations."""
 
 
 def _engine(runtime: Runtime) -> BidEngine:
@@ -64,7 +68,7 @@ def create_app(
         description=(
             "Auctions, listing trades (挂牌) and negotiated deals with public notice."
         ),
-        migrations=Path(__file__).parent / "migrations",
+        migrations=MIGRATIONS,
         routers=[auctions.router, bids.router, stream.router, known_listings_router("auction"),
                  trades.router, notices.router],
         handlers=HANDLERS,

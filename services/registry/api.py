@@ -11,10 +11,14 @@ from services.registry.config import RegistrySettings
 from services.registry.consumer import HANDLERS
 from services.registry.metrics import refresh_gauges
 from services.registry.routes import contracts, statistics
+from shared import known_listings
 from shared.clock import Clock
 from shared.known_listings import known_listings_router
 from shared.service import Job, ServiceSpec, build_app
 from shared.settings import CommonSettings
+
+MIGRATIONS = [known_listings.MIGRATIONS, Path(__file__).parent / "migrations"]
+"""The shared known-listings table first, then the service's own migrations."""
 
 
 def create_app(
@@ -30,7 +34,7 @@ def create_app(
         description=(
             "Technology-contract registration (技术合同认定登记) and the regional statistics."
         ),
-        migrations=Path(__file__).parent / "migrations",
+        migrations=MIGRATIONS,
         routers=[known_listings_router("registry"), contracts.router, statistics.router],
         handlers=HANDLERS,
         jobs=[Job("registry-gauges", refresh_gauges,

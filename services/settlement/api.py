@@ -13,11 +13,15 @@ from services.settlement import consumer, handlers, metrics
 from services.settlement.config import SettlementSettings, load_books
 from services.settlement.domain.books import Books
 from services.settlement.routes import bank, deals, deposits, ledger, sellers
+from shared import known_listings
 from shared.clock import Clock
 from shared.known_listings import known_listings_router
 from shared.scheduler import Handler as DeadlineHandler
 from shared.service import Job, Part, Runtime, ServiceSpec, build_app
 from shared.settings import CommonSettings
+
+MIGRATIONS = [known_listings.MIGRATIONS, Path(__file__).parent / "migrations"]
+"""The shared known-listings table first, then the service's own migrations."""
 
 
 def _books(runtime: Runtime) -> Books:
@@ -51,7 +55,7 @@ def create_app(
         description=(
             "Deposits, payments, fees, income split and subsidies on a double-entry ledger."
         ),
-        migrations=Path(__file__).parent / "migrations",
+        migrations=MIGRATIONS,
         routers=[known_listings_router("settlement"), deposits.router, deals.router,
                  sellers.router, bank.router, ledger.router],
         parts=[Part(Books, _books)],

@@ -40,11 +40,10 @@ from services.settlement.domain.deal import (
 from services.settlement.domain.errors import UnknownDeal, UnknownRegistration
 from services.settlement.domain.split import require_floor
 from services.settlement.schemas import DepositCallback, DepositOut, PaymentCallback
-from services.settlement.store import bank, deals, deposits, ledger, listings, sellers
+from services.settlement.store import bank, deals, deposits, ledger, sellers
 from shared.auth import Principal, authorize_region
 from shared.context import Tx
 from shared.events.auction import AuctionFailed, BidderRegistered, DealConcluded
-from shared.events.listing import ListingCreated
 from shared.events.settlement import (
     DepositConfirmed,
     DepositReleased,
@@ -63,10 +62,6 @@ _KIND = {Watch.OVERDUE: OVERDUE, Watch.DEFAULT: DEFAULT}
 
 
 # -- events ----------------------------------------------------------------------------------------
-async def on_listing_created(tx: Tx, event: ListingCreated) -> None:
-    await listings.record_listing(tx.conn, event)
-
-
 async def on_bidder_registered(tx: Tx, event: BidderRegistered) -> None:
     """What the bidder owes; the first registration stands."""
     await deposits.record_registration(tx.conn, event)

@@ -38,7 +38,8 @@ from shared.settings import CommonSettings
 from techex.client import eventually as poll
 
 REPO = Path(__file__).resolve().parents[2]
-MIGRATIONS = REPO / "services" / "auction" / "migrations"
+from services.auction.api import MIGRATIONS  # noqa: E402
+
 CLOSE = "auction.close"
 OWNED_ELSEWHERE = "urn:techex:problem:auction-owned-elsewhere"
 BID_REJECTED = "urn:techex:problem:auction-bid-rejected"
@@ -229,7 +230,7 @@ async def open_auction(database_url: str, *, ends_in: timedelta, extension: time
     bidders = tuple(bidders)
     conn = await asyncpg.connect(database_url)
     try:
-        await migrate(conn, MIGRATIONS)
+        await migrate(conn, *MIGRATIONS)
         async with conn.transaction():
             await store.insert_auction(conn, auction)
             await schedule(conn, CLOSE, str(auction.id), auction.ends_at)

@@ -23,7 +23,6 @@ from services.auction.handlers.auctions import (
 )
 from services.auction.handlers.engine import BidEngine
 from services.auction.handlers.listings import (
-    on_listing_created,
     on_listing_gone,
     on_listing_published,
 )
@@ -70,7 +69,6 @@ __all__ = [
     "on_auction_close_due",
     "on_deal_defaulted",
     "on_deposit_confirmed",
-    "on_listing_created",
     "on_listing_gone",
     "on_listing_published",
     "on_notice_end",

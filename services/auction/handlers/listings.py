@@ -12,15 +12,10 @@ from services.auction.store import listings as store
 from shared.auth import Principal, authorize_region
 from shared.context import Tx
 from shared.events.listing import (
-    ListingCreated,
     ListingExpired,
     ListingPublished,
     ListingWithdrawn,
 )
-
-
-async def on_listing_created(tx: Tx, event: ListingCreated) -> None:
-    await store.record_listing(tx.conn, event)
 
 
 async def on_listing_published(tx: Tx, event: ListingPublished) -> None:

@@ -9,19 +9,17 @@ import uuid
 import asyncpg
 
 from services.registry.domain.contract import Listed
+from shared import known_listings
 from shared.events.listing import ListingCreated
 
 
 async def record_listing(conn: asyncpg.Connection, event: ListingCreated) -> None:
+    """The shared known listing with the registry's own columns (what a draft is filled with)."""
     snap = event.listing
-    await conn.execute(
-        "INSERT INTO listings (listing_id, title, region, seller_id, created_at, tech_field,"
-        " ip_type, ip_numbers, holders) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-        " ON CONFLICT (listing_id) DO UPDATE SET events_applied = listings.events_applied + 1",
-        event.listing_id, snap.title, event.region, event.seller_id, event.occurred_at,
-        snap.field, snap.ip_type, list(snap.ip_numbers),
-        json.dumps([h.model_dump() for h in snap.holders], ensure_ascii=False),
-    )
+    await known_listings.record_listing(
+        conn, event, tech_field=snap.field, ip_type=snap.ip_type,
+        ip_numbers=list(snap.ip_numbers),
+        holders=json.dumps([h.model_dump() for h in snap.holders], ensure_ascii=False))
 
 
 async def listing_for_draft(conn: asyncpg.Connection, listing_id: uuid.UUID | None

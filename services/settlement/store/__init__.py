@@ -1,7 +1,7 @@
 """All SQL of the settlement service, one module per aggregate or table group: ``deals``
 (deals, schedules, receipts, subsidy assessments), ``deposits`` (registrations and deposits),
-``ledger`` (entries and lines), ``sellers`` (income splits), ``bank`` (callbacks applied) and
-``listings`` (the known-listings read model).
+``ledger`` (entries and lines), ``sellers`` (income splits) and ``bank`` (callbacks applied);
+the known listings are :mod:`shared.known_listings`'s.
 
 Writes take the connection of the open transaction (``tx.conn``); reads take a pool or a
 connection (:data:`Db`)."""

@@ -8,11 +8,11 @@ import random
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import asyncpg
 import pytest
 
+from services.auction.api import MIGRATIONS
 from services.auction.domain.auction import Auction, AuctionTerms
 from services.auction.domain.commands import PlaceBid, Qualify, Register
 from services.auction.domain.errors import OwnedElsewhere, OwnershipLost
@@ -22,7 +22,6 @@ from shared.clock import ManualClock
 from shared.db import create_pool, database_unavailable, migrate
 from shared.outbox import OutboxWriter
 
-MIGRATIONS = Path(__file__).resolve().parents[3] / "services" / "auction" / "migrations"
 ANNOUNCED = datetime(2026, 5, 1, 2, 0, tzinfo=UTC)
 STARTS = ANNOUNCED + timedelta(days=8)
 ENDS = STARTS + timedelta(hours=24)
@@ -33,7 +32,7 @@ START_PRICE, INCREMENT = 1_000_000, 10_000
 async def pool(database_url):
     pool = await create_pool(database_url, min_size=2, max_size=10)
     async with pool.acquire() as conn:
-        await migrate(conn, MIGRATIONS)
+        await migrate(conn, *MIGRATIONS)
     yield pool
     await pool.close()
 

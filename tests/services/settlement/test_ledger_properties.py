@@ -13,7 +13,6 @@ import asyncio
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from pathlib import Path
 
 import asyncpg
 import pytest
@@ -21,6 +20,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from services.settlement import handlers
+from services.settlement.api import MIGRATIONS
 from services.settlement.config import SettlementSettings, load_books
 from services.settlement.domain.ledger import Account, Ledger, Line, Posting
 from services.settlement.store import deals, deposits
@@ -34,7 +34,6 @@ from shared.scheduler import Deadline
 from techex.stack.stack import create_database
 from tests.services.settlement.support import NOW, registered
 
-MIGRATIONS = Path(handlers.__file__).parent / "migrations"
 BIDDERS = ("a-co", "b-co", "c-co")
 
 amounts = st.integers(min_value=1, max_value=50_000_000)
@@ -62,7 +61,7 @@ def ledger_db(stack):
             await admin.close()
         conn = await asyncpg.connect(admin_url.rsplit("/", 1)[0] + "/" + name)
         try:
-            await migrate(conn, MIGRATIONS)
+            await migrate(conn, *MIGRATIONS)
         finally:
             await conn.close()
 
