@@ -76,7 +76,11 @@ async def test_settled_deal_to_draft_to_registration_on_the_contract_topic(datab
     async with running(app) as client:
         settled = _settlement(deal_id, listing.listing_id, "hit-university")
         await _send(common, listing)
-        await asyncio.sleep(0.5)  # the listing first, so the draft names its subject
+        for _ in range(200):  # the listing known first, so the draft names its subject
+            if (await client.get(f"/listings/{listing.listing_id}",
+                                 headers=registrar)).status_code == 200:
+                break
+            await asyncio.sleep(0.1)
         await _send(common, settled, settled)  # delivered twice by a retrying producer
         drafts: list = []
         for _ in range(200):
