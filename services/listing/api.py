@@ -11,7 +11,7 @@ from services.listing import handlers
 from services.listing.config import ListingSettings
 from services.listing.consumer import HANDLERS
 from services.listing.metrics import refresh_gauges
-from services.listing.routes import achievements, demands, interests, search
+from services.listing.routes import achievements, demands, interests, public, search
 from shared.clock import Clock
 from shared.service import Job, ServiceSpec, build_app
 from shared.settings import CommonSettings
@@ -30,7 +30,8 @@ def create_app(
         description="Research achievements (科技成果) and technology demands: filing, review by "
         "region, Chinese search and matching.",
         migrations=Path(__file__).parent / "migrations",
-        routers=[achievements.router, demands.router, interests.router, search.router],
+        routers=[achievements.router, demands.router, interests.router, search.router,
+                 public.router],
         handlers=HANDLERS,
         deadlines={handlers.EXPIRY: handlers.on_expiry_due},
         jobs=[Job("listing-gauges", refresh_gauges,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Generic, Literal, Self, TypeVar
 
@@ -19,6 +19,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from services.listing.domain.achievement import (
+    PUBLICLY_LISTED,
     SEARCHABLE_STATUSES,
     Achievement,
     Details,
@@ -220,7 +221,8 @@ class Match(StrEnum):
 
     ALL_WORDS = "all_words"  # every query word occurs in the listing
     ANY_WORD = "any_word"    # fallback: at least one query word occurs
-    NO_TEXT = "no_text"      # no (meaningful) text: filters only, newest first
+    NO_TEXT = "no_text"      # unranked, newest first: no (meaningful) text, filters only;
+    #                          or sort=newest: every query word occurs
 
 
 
@@ -242,8 +244,15 @@ class TextQuery(BaseModel):
                                description="`next_cursor` of the previous page")
 
 
-class AchievementQuery(TextQuery):
-    """A search of achievements (科技成果); list filters mean "any of"."""
+class Sort(StrEnum):
+    """The order of an achievement search with text."""
+
+    RELEVANCE = "relevance"  # best match first (without text: newest first)
+    NEWEST = "newest"        # every query word occurs; newest first
+
+
+class AchievementFilters(TextQuery):
+    """What an achievement search filters on besides its status; list filters mean "any of"."""
 
     trl_min: int | None = Field(default=None, ge=1, le=9)
     trl_max: int | None = Field(default=None, ge=1, le=9)
@@ -251,16 +260,8 @@ class AchievementQuery(TextQuery):
     pricing_route: list[PricingRoute] = Field(default_factory=list)
     price_min_fen: FenParam | None = Field(default=None, description="reference price ≥")
     price_max_fen: FenParam | None = Field(default=None, description="reference price ≤")
-    status: list[Status] = Field(default_factory=lambda: [Status.PUBLISHED], min_length=1)
-
-    @field_validator("status")
-    @classmethod
-    def _searchable(cls, statuses: list[Status]) -> list[Status]:
-        hidden = [s.value for s in statuses if s not in SEARCHABLE_STATUSES]
-        if hidden:
-            allowed = ", ".join(sorted(SEARCHABLE_STATUSES))
-            raise ValueError(f"{', '.join(hidden)} listings are not searchable; use {allowed}")
-        return statuses
+    sort: Sort = Field(default=Sort.RELEVANCE,
+                       description="relevance (default) or newest first; without q, newest")
 
     @model_validator(mode="after")
     def _ranges(self) -> Self:
@@ -272,6 +273,21 @@ class AchievementQuery(TextQuery):
         return self
 
 
+class AchievementQuery(AchievementFilters):
+    """A search of achievements (科技成果); list filters mean "any of"."""
+
+    status: list[Status] = Field(default_factory=lambda: [Status.PUBLISHED], min_length=1)
+
+    @field_validator("status")
+    @classmethod
+    def _searchable(cls, statuses: list[Status]) -> list[Status]:
+        hidden = [s.value for s in statuses if s not in SEARCHABLE_STATUSES]
+        if hidden:
+            allowed = ", ".join(sorted(SEARCHABLE_STATUSES))
+            raise ValueError(f"{', '.join(hidden)} listings are not searchable; use {allowed}")
+        return statuses
+
+
 SearchQuery = AchievementQuery
 
 
@@ -280,6 +296,21 @@ class DemandQuery(TextQuery):
 
     status: list[DemandStatus] = Field(default_factory=lambda: [DemandStatus.OPEN],
                                        min_length=1)
+
+
+class PublishedAchievementQuery(AchievementFilters):
+    """The public search of achievements: the filters of ``/search/achievements``, over
+    published, in-transaction and traded listings only (no ``status`` to ask for others)."""
+
+    def search(self) -> AchievementQuery:
+        return AchievementQuery(**dict(self), status=list(PUBLICLY_LISTED))
+
+
+class OpenDemandQuery(TextQuery):
+    """The public search of technology demands: open ones only (no ``status``)."""
+
+    def search(self) -> DemandQuery:
+        return DemandQuery(**dict(self), status=[DemandStatus.OPEN])
 
 
 # -- search results -------------------------------------------------------------------------------
@@ -354,3 +385,156 @@ M = TypeVar("M", AchievementMatch, DemandMatch)
 
 class Matches(BaseModel, Generic[M]):
     items: list[M]
+
+
+# -- the public views (no token) --------------------------------------------------------------
+# Each public model names its fields one by one and is filled field by field from the domain
+# object or the search row, never from a private model: a field added to a listing stays
+# private until it is added here (and to the allow-list of tests/services/test_public_views.py).
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+UtcTime = Annotated[datetime, AfterValidator(_utc)]
+"""A time as the public API writes it: UTC."""
+
+
+class PublicHolder(BaseModel):
+    """A rights holder (权利人) as the public sees it."""
+
+    name: str
+    kind: Literal["university", "institute", "enterprise", "other"]
+
+
+class PublicAchievementHit(BaseModel):
+    """A published achievement in the public search."""
+
+    id: uuid.UUID
+    title: str
+    abstract: str = Field(description=f"The first {ABSTRACT_CHARS} characters")
+    field: TechField
+    region: str
+    trl: int
+    ip_type: IpType
+    pricing_route: PricingRoute
+    reference_price_fen: int | None
+    status: Status
+    published_at: UtcTime
+    highlight: list[str] = Field(description="Query words found in the title")
+    score: float | None = Field(description="ts_rank_cd relevance in [0, 1); null without q "
+                                "or sorted by newest")
+
+    @classmethod
+    def of(cls, hit: AchievementHit) -> PublicAchievementHit:
+        return cls(id=hit.id, title=hit.title, abstract=hit.abstract, field=hit.field,
+                   region=hit.region, trl=hit.trl, ip_type=hit.ip_type,
+                   pricing_route=hit.pricing_route, reference_price_fen=hit.reference_price_fen,
+                   status=hit.status, published_at=hit.published_at,
+                   highlight=list(hit.highlight), score=hit.score)
+
+
+class PublicAchievementPage(BaseModel):
+    items: list[PublicAchievementHit]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; "
+                                    "null on the last page")
+
+
+class PublicAchievement(BaseModel):
+    """An achievement (科技成果) as the public sees it once it was published."""
+
+    id: uuid.UUID
+    title: str
+    abstract: str
+    field: TechField
+    industry: str
+    keywords: list[str]
+    ip_type: IpType
+    ip_numbers: list[str]
+    trl: int
+    holders: list[PublicHolder]
+    inventors: list[str]
+    transfer_mode: TransferMode
+    pricing_route: PricingRoute
+    reference_price_fen: int | None
+    region: str
+    seller_id: str
+    status: Status
+    published_at: UtcTime | None
+    expires_at: UtcTime | None
+
+    @classmethod
+    def of(cls, a: Achievement) -> PublicAchievement:
+        d = a.details
+        return cls(
+            id=a.id, title=d.title, abstract=d.abstract, field=d.field, industry=d.industry,
+            keywords=list(d.keywords), ip_type=d.ip_type, ip_numbers=list(d.ip_numbers),
+            trl=d.trl, holders=[PublicHolder(name=h.name, kind=h.kind) for h in d.holders],
+            inventors=list(d.inventors), transfer_mode=d.transfer_mode,
+            pricing_route=d.pricing_route, reference_price_fen=d.reference_price_fen,
+            region=a.region, seller_id=a.seller_id, status=a.status,
+            published_at=a.published_at, expires_at=a.expires_at)
+
+
+class PublicDemandHit(BaseModel):
+    """An open technology demand in the public list."""
+
+    id: uuid.UUID
+    title: str
+    description: str = Field(description=f"The first {ABSTRACT_CHARS} characters")
+    field: TechField
+    region: str
+    mode: CallMode
+    min_trl: int
+    budget_fen: int | None
+    deadline: UtcTime
+    status: DemandStatus
+    created_at: UtcTime
+
+    @classmethod
+    def of(cls, hit: DemandHit) -> PublicDemandHit:
+        return cls(id=hit.id, title=hit.title, description=hit.description, field=hit.field,
+                   region=hit.region, mode=hit.mode, min_trl=hit.min_trl,
+                   budget_fen=hit.budget_fen, deadline=hit.deadline, status=hit.status,
+                   created_at=hit.created_at)
+
+
+class PublicDemandPage(BaseModel):
+    items: list[PublicDemandHit]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; "
+                                    "null on the last page")
+
+
+class PublicDemand(BaseModel):
+    """A technology demand and its open call (揭榜) as the public sees it, whatever its status."""
+
+    id: uuid.UUID
+    enterprise_id: str
+    title: str
+    description: str
+    field: TechField
+    keywords: list[str]
+    region: str
+    mode: CallMode
+    budget_fen: int | None
+    min_trl: int
+    deadline: UtcTime
+    status: DemandStatus
+    created_at: UtcTime
+    proposals_count: int = Field(description="How many answers the call has had")
+
+    @classmethod
+    def of(cls, d: Demand, proposals_count: int) -> PublicDemand:
+        return cls(id=d.id, enterprise_id=d.enterprise_id, title=d.title,
+                   description=d.description, field=d.field, keywords=list(d.keywords),
+                   region=d.region, mode=d.mode, budget_fen=d.budget_fen, min_trl=d.min_trl,
+                   deadline=d.deadline, status=d.status, created_at=d.created_at,
+                   proposals_count=proposals_count)
+
+
+PUBLIC_MODELS: tuple[type[BaseModel], ...] = (
+    PublicAchievementHit, PublicAchievementPage, PublicAchievement, PublicHolder,
+    PublicDemandHit, PublicDemandPage, PublicDemand,
+)
+"""Every model the public API answers with (the allow-list test reads it)."""

@@ -71,6 +71,9 @@ SEARCHABLE_STATUSES = frozenset(
     {Status.PUBLISHED, Status.IN_TRANSACTION, Status.TRADED, Status.EXPIRED}
 )
 """Statuses a listing can have once it was published; the public search never shows drafts."""
+PUBLICLY_LISTED = (Status.PUBLISHED, Status.IN_TRANSACTION, Status.TRADED)
+"""What the public list of achievements shows (an expired one stays readable by its id, one
+of :data:`SEARCHABLE_STATUSES`; anything never published or taken back is not found)."""
 WITHDRAWABLE = frozenset(
     {Status.DRAFT, Status.SUBMITTED, Status.UNDER_REVIEW, Status.PUBLISHED, Status.REJECTED}
 )

@@ -52,6 +52,15 @@ async def get_demand(db: Executor, demand_id: uuid.UUID, *, lock: bool = False
     return _demand(row) if row else None
 
 
+async def demand_and_proposals_count(db: Executor, demand_id: uuid.UUID
+                                     ) -> tuple[Demand, int] | None:
+    """The demand and how many proposals answered it, in one statement (the public view)."""
+    row = await db.fetchrow(
+        f"SELECT {_DEMAND_COLUMNS}, (SELECT count(*) FROM proposals p WHERE p.demand_id = d.id)"
+        " AS proposals_count FROM demands d WHERE d.id = $1", demand_id)
+    return (_demand(row), row["proposals_count"]) if row else None
+
+
 async def set_demand_status(conn: asyncpg.Connection, d: Demand) -> None:
     await conn.execute("UPDATE demands SET status = $2, awarded_proposal = $3 WHERE id = $1",
                        d.id, d.status.value, d.awarded_proposal)

@@ -8,7 +8,8 @@ that finds less than a page, the first page falls back (``any_word``) to listing
 most of the words: at least k of them for falling k, so intersections fill the page before
 the union of the words is ranked; the cursor keeps that choice for the following pages.
 Hits are ordered by ``ts_rank_cd`` (normalised to [0, 1) by flag 32), in the fallback after
-the number of words held, then newest first; without text (``no_text``), newest first.
+the number of words held, then newest first; without text (``no_text``), newest first, as
+with ``sort=newest``, which keeps the listings holding every word, unranked.
 
 Ranking is exact, so its cost grows with the number of listings that match: about 6 µs a
 listing (heap visit and ``ts_rank_cd``). Filters are applied before ranking.
@@ -47,6 +48,7 @@ from services.listing.schemas import (
     Match,
     Page,
     SearchQuery,
+    Sort,
     TextQuery,
 )
 from shared.bounds import INT4_MAX
@@ -282,6 +284,8 @@ def _statement(target: _Target, filters: _Sql, page: _Page) -> tuple[str, list[A
     after = page.after
     if page.match is Match.NO_TEXT:
         # Plain, so the keyset is an index condition on (status, published_at, id).
+        if page.keys:  # sorted by time: every word must occur, no rank
+            sql.where.append(f"search_vector @@ {sql.ts(tsquery(page.keys, '&'))}")
         if after is not None:
             sql.where.append(f"({at}, id) < ({sql.arg(after.at)}, {sql.arg(after.id)})")
         statement = (f"SELECT {target.columns}, NULL::int AS matched, NULL::float8 AS score "
@@ -346,16 +350,21 @@ async def _fallback(db: Executor, target: _Target, filters: _Sql, words: Sequenc
     return rows
 
 
-async def _search(db: Executor, target: _Target, query: TextQuery, filters: _Sql
+async def _search(db: Executor, target: _Target, query: TextQuery, filters: _Sql,
+                  newest: bool = False
                   ) -> tuple[list[asyncpg.Record], str | None, Match, list[str]]:
+    """One page; ``newest``: every word must occur and the newest come first, unranked."""
     words = distinct_words(query.q)
     keys = key_words(words)
     fingerprint = _fingerprint(target.kind, words, query)
+    unranked = not keys or newest
     if query.cursor:
         cursor = _decode_cursor(query.cursor, fingerprint, keys)
+        if (cursor.match is Match.NO_TEXT) != unranked:
+            raise BadCursor("The cursor is not one this search handed out.")
         match, after, chosen = cursor.match, cursor.key, list(cursor.words)
     else:
-        match, after, chosen = (Match.ALL_WORDS if keys else Match.NO_TEXT), None, []
+        match, after, chosen = (Match.NO_TEXT if unranked else Match.ALL_WORDS), None, []
     if match is Match.ANY_WORD:
         rows = await _fallback(db, target, filters, chosen, after, query.limit)
     else:
@@ -391,7 +400,8 @@ async def search_achievements(db: Executor, query: AchievementQuery) -> Page[Ach
     sql.any_of("pricing_route", query.pricing_route)
     sql.at_least("reference_price_fen", query.price_min_fen)
     sql.at_most("reference_price_fen", query.price_max_fen)
-    rows, next_cursor, match, words = await _search(db, _ACHIEVEMENTS, query, sql)
+    rows, next_cursor, match, words = await _search(db, _ACHIEVEMENTS, query, sql,
+                                                    newest=query.sort is Sort.NEWEST)
     items = [AchievementHit(**_hit_fields(r), highlight=_title_highlight(words, r["title_words"]))
              for r in rows]
     return Page[AchievementHit](items=items, next_cursor=next_cursor, match=match, words=words)
