@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from services.registry.config import RegistrySettings
 from services.registry.consumer import HANDLERS
 from services.registry.metrics import refresh_gauges
-from services.registry.routes import contracts, statistics
+from services.registry.routes import contracts, public, statistics
 from shared import known_listings
 from shared.clock import Clock
 from shared.known_listings import known_listings_router
@@ -35,7 +35,8 @@ def create_app(
             "Technology-contract registration (技术合同认定登记) and the regional statistics."
         ),
         migrations=MIGRATIONS,
-        routers=[known_listings_router("registry"), contracts.router, statistics.router],
+        routers=[known_listings_router("registry"), contracts.router, statistics.router,
+                 public.router],
         handlers=HANDLERS,
         jobs=[Job("registry-gauges", refresh_gauges,
                   every=timedelta(seconds=settings.gauge_seconds))],

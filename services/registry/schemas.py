@@ -149,3 +149,37 @@ class Statistics(BaseModel):
     growth_target_percent: Decimal
     target_met: bool | None
     rows: list[Row]
+
+
+# -- the public views (GET /public/...): built field by field, nothing of any one contract ------
+class PublicStatisticsRow(BaseModel):
+    """One line of a published breakdown: a region under the queried one, a contract
+    category or a flow, with its count and turnover."""
+
+    key: str = Field(description="region code, category (transfer, development, licence, "
+                                 "consulting, service) or flow (outflow, inflow, internal)")
+    name: str | None = Field(description="the region's name on region rows, else null")
+    contracts: int
+    tech_amount_fen: int = Field(description="technology transaction amount (技术交易额)")
+
+
+class PublicStatistics(BaseModel):
+    """The published statistics of a region for one ended month (or ended year)."""
+
+    region: str
+    name: str
+    year: int
+    month: int | None = Field(description="null: the whole year")
+    published_at: datetime = Field(description="when the period ended (UTC)")
+    contracts: int
+    tech_amount_fen: int
+    previous_year_tech_amount_fen: int = Field(description="the same period a year earlier")
+    growth_percent: float | None = Field(description="year on year; null without a base")
+    by_region: list[PublicStatisticsRow] = Field(description="the regions directly under it")
+    by_category: list[PublicStatisticsRow]
+    by_flow: list[PublicStatisticsRow] = Field(
+        description="technology outflow (技术输出), inflow (技术吸纳) and internal")
+
+
+PUBLIC_MODELS: tuple[type[BaseModel], ...] = (PublicStatistics, PublicStatisticsRow)
+"""Every model the public API answers with (the allow-list test reads them)."""

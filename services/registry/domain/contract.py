@@ -23,7 +23,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from services.registry.domain.errors import (
     AlreadyRegistered,
@@ -35,7 +34,7 @@ from services.registry.domain.errors import (
     SellerUnknown,
 )
 from services.registry.domain.numbers import SequenceExhausted, registration_number
-from services.registry.domain.statistics import Delta, Facts, combine, deltas, flow
+from services.registry.domain.statistics import SHANGHAI, Delta, Facts, combine, deltas, flow
 from services.registry.domain.terms import ContractForm, ContractTerms
 from shared.events.base import Event
 from shared.events.registry import (
@@ -68,7 +67,6 @@ __all__ = [
     "turnover_added",
 ]
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 ORAL_REFUSAL = RefusalReason(code="oral-contract", detail="口头合同不予登记")
 REGISTRY = "registry"
 """The actor of what the service decides itself (an oral contract's refusal)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.problems import Conflict, Forbidden
+from shared.problems import Conflict, Forbidden, NotFound
 
 
 class ContractState(Conflict):
@@ -33,6 +33,11 @@ class NumbersExhausted(Conflict):
 class NotTheSeller(Forbidden):
     slug = "registry-not-the-seller"
     title = "Only the contract's seller files it"
+
+
+class StatisticsNotPublished(NotFound):
+    slug = "registry-statistics-not-published"
+    title = "The statistics of this period are not published yet"
 
 
 class SellerUnknown(ValueError):

@@ -22,12 +22,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from shared.regions import Region, RegionLevel
 
 DIMENSIONS = ("total", "category", "field", "entity_type", "ip_type", "cross_border", "flow")
 YEAR = 0
 """The ``month`` of the whole-year rows."""
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+"""Where a registration is dated: its year (the number's), its month and year (the statistics')."""
 
 
 @dataclass(frozen=True)
@@ -126,3 +130,11 @@ def growth_percent(current_fen: int, previous_fen: int) -> float | None:
     if previous_fen <= 0:
         return None
     return round((current_fen - previous_fen) * 100 / previous_fen, 2)
+
+
+def published_at(year: int, month: int | None) -> datetime:
+    """When the figures of ``month`` of ``year`` (the whole year without a month) are
+    published: the moment it ends, midnight of the next month's first day in Asia/Shanghai —
+    the time zone a contract's registration is counted in."""
+    y, m = (year + 1, 1) if month is None or month == 12 else (year, month + 1)
+    return datetime(y, m, 1, tzinfo=SHANGHAI)

@@ -29,11 +29,7 @@ RegionReader = Annotated[Principal, Depends(require_region(Role.REGULATOR, Role.
 async def _statistics(request: Request, region: str, year: int, month: int | None,
                       by: By) -> Statistics:
     runtime = runtime_of(request)
-    try:
-        known = Region.known(region)
-    except UnknownRegion as exc:
-        raise ValidationFailed("The region is unknown.",
-                               errors=[{"field": "query.region", "message": str(exc)}]) from exc
+    known = known_region(region)
     pool, bucket = runtime.pool, month or YEAR
     contracts, amount = await rollups.figures(pool, region, year, bucket)
     _, previous = await rollups.figures(pool, region, year - 1, bucket)
@@ -50,11 +46,20 @@ async def _statistics(request: Request, region: str, year: int, month: int | Non
         contracts=contracts, tech_amount_fen=amount, previous_year_tech_amount_fen=previous,
         growth_percent=growth, growth_target_percent=target,
         target_met=None if growth is None else Decimal(str(growth)) >= target,
-        rows=[Row(key=r["key"], name=_name(r["key"]) if by == "region" else None,
+        rows=[Row(key=r["key"], name=region_name(r["key"]) if by == "region" else None,
                   contracts=r["contracts"], tech_amount_fen=r["amount_fen"]) for r in rows])
 
 
-def _name(code: str) -> str | None:
+def known_region(region: str) -> Region:
+    """The queried region, or a 422 naming ``query.region`` when no such region exists."""
+    try:
+        return Region.known(region)
+    except UnknownRegion as exc:
+        raise ValidationFailed("The region is unknown.",
+                               errors=[{"field": "query.region", "message": str(exc)}]) from exc
+
+
+def region_name(code: str) -> str | None:
     region = Region.parse(code)
     return region.name if region.is_known else None
 

@@ -44,3 +44,13 @@ def terms(category: str = "transfer", subtype: str | None = None, *,
     if category in ("consulting", "service"):
         base["deliverable"] = "可行性研究报告"
     return base | changes
+
+
+async def registered(client: Any, data: dict[str, Any]) -> str:
+    """File ``data`` as the client's seller and register it as its registrar: the contract id."""
+    r = await client.post("/contracts", json=data, headers=client.seller)
+    assert r.status_code == 201, r.text
+    done = await client.post(f"/contracts/{r.json()['id']}/registration",
+                             headers=client.registrar)
+    assert done.status_code == 200, done.text
+    return r.json()["id"]

@@ -10,16 +10,8 @@ import asyncpg
 from services.registry.store import rollups
 from shared.auth import Role
 from tests.services.registry.builders import party, terms
+from tests.services.registry.builders import registered as _registered
 from tests.support.services import bearer
-
-
-async def _registered(client, data) -> str:
-    r = await client.post("/contracts", json=data, headers=client.seller)
-    assert r.status_code == 201, r.text
-    done = await client.post(f"/contracts/{r.json()['id']}/registration",
-                             headers=client.registrar)
-    assert done.status_code == 200, done.text
-    return r.json()["id"]
 
 
 def _with_seller(data: dict, region: str) -> dict:
