@@ -13,8 +13,10 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
+from services.auction import handlers
 from services.auction.api import create_app
 from services.auction.config import AuctionSettings
+from services.auction.consumer import HANDLERS
 from services.auction.routes import stream as stream_module
 from services.auction.schemas import (
     PUBLIC_MODELS,
@@ -28,7 +30,10 @@ from services.auction.schemas import (
 )
 from shared.auth import Role
 from shared.clock import ManualClock
+from shared.events import examples_of
+from shared.events.listing import ListingCreated
 from shared.problems import PROBLEM_MEDIA_TYPE
+from tests.support.handlers import deliver
 from tests.support.procedures import confirm_deposit, published_listing, sql
 from tests.support.services import bearer, retried, running, serving
 from tests.support.sse import next_event, sse_events
@@ -165,6 +170,18 @@ def test_every_public_model_is_listed_and_built_of_the_contract_s_fields():
         for name in model.model_fields:
             assert not any(p in name for p in ("bidder_id", "seller_id", "buyer", "winner_id",
                                                "contact", "objector", "reserve_fen")), name
+
+
+async def test_a_listing_s_field_is_learnt_from_its_creation(service):
+    assert HANDLERS[ListingCreated] is handlers.on_listing_created
+    example = examples_of(ListingCreated)[0]
+    event = ListingCreated.model_validate(
+        example | {"listing_id": str(uuid.uuid4()),
+                   "listing": example["listing"] | {"field": "agriculture"}})
+    await deliver(service.db, "auction", handlers.on_listing_created, event)
+    rows = await sql(service.db, "SELECT title, field FROM listings WHERE listing_id = $1",
+                     event.listing_id)
+    assert [(r["title"], r["field"]) for r in rows] == [(event.listing.title, "agriculture")]
 
 
 async def test_the_lists_follow_the_service_clock_and_their_filters(service, clock):
