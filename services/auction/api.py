@@ -14,7 +14,7 @@ from services.auction.config import AuctionSettings, load_calendar_file
 from services.auction.consumer import HANDLERS
 from services.auction.handlers.engine import BidEngine
 from services.auction.metrics import count_procedures
-from services.auction.routes import auctions, bids, notices, stream, trades
+from services.auction.routes import auctions, bids, notices, public, stream, trades
 from services.auction.routes.forwarding import Forwarder
 from services.auction.routes.forwarding import install as install_forwarding
 from shared import known_listings
@@ -70,7 +70,7 @@ def create_app(
         ),
         migrations=MIGRATIONS,
         routers=[auctions.router, bids.router, stream.router, known_listings_router("auction"),
-                 trades.router, notices.router],
+                 trades.router, notices.router, public.router],
         handlers=HANDLERS,
         parts=[Part(BidEngine, _engine, run=BidEngine.keep_leases, stop=BidEngine.stop)],
         deadlines=_deadlines,

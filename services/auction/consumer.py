@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from services.auction import handlers
-from shared import known_listings
 from shared.events.listing import (
     ListingCreated,
     ListingExpired,
@@ -13,7 +12,7 @@ from shared.events.listing import (
 from shared.events.settlement import DealDefaulted, DepositConfirmed
 
 HANDLERS = {
-    ListingCreated: known_listings.on_listing_created,
+    ListingCreated: handlers.on_listing_created,
     ListingPublished: handlers.on_listing_published,
     ListingWithdrawn: handlers.on_listing_gone,
     ListingExpired: handlers.on_listing_gone,

@@ -8,16 +8,18 @@ below name each field a reader may see, nothing else.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
+from pydantic_core import PydanticCustomError
 
 from services.auction.domain.anonymity import Viewer, label
-from services.auction.domain.auction import Auction
+from services.auction.domain.auction import Auction, deposit_for
 from services.auction.domain.commands import BidAnswer
 from services.auction.domain.deals import deal_id_for
 from services.auction.domain.listing_trade import (
@@ -31,6 +33,7 @@ from services.auction.domain.notice import (
     BuyerRelation,
     Notice,
     NoticeStatus,
+    Objection,
     ObjectionOutcome,
 )
 from shared.auth import Principal, Role
@@ -236,7 +239,7 @@ class ListingTradeIn(BaseModel):
                                        description="限时竞价期 countdown, restarted by each bid")
 
 
-class PublicBid(BidderShown):
+class TradeBidView(BidderShown):
     """A quote of the online bidding; its bidder shown by bid number."""
 
     sequence: int
@@ -269,7 +272,7 @@ class ListingTradeOut(BiddersShown):
     free_quote_ends_at: datetime | None = None
     bidding_ends_at: datetime | None = None
     high_bid_fen: int | None = None
-    bids: list[PublicBid] = Field(default_factory=list)
+    bids: list[TradeBidView] = Field(default_factory=list)
     failure: str | None = None
     closed_at: datetime | None = None
     price_fen: int | None = None
@@ -295,7 +298,7 @@ class ListingTradeOut(BiddersShown):
             free_quote_ends_at=ladder.opens_at + terms.free_quote if ladder else None,
             bidding_ends_at=ladder.ends_at if ladder else None,
             high_bid_fen=high.amount_fen if high else None,
-            bids=[PublicBid(sequence=b.sequence, amount_fen=b.amount_fen, at=b.at,
+            bids=[TradeBidView(sequence=b.sequence, amount_fen=b.amount_fen, at=b.at,
                             **bidder_json(viewer, b.bidder_id, numbers.get(b.bidder_id)))
                   for b in t.bids],
             failure=t.failure.value if t.failure else None, closed_at=t.closed_at,
@@ -358,6 +361,11 @@ class ObjectionOut(BaseModel):
     outcome: str | None
     reason: str | None
     resolved_at: datetime | None
+    objector_name: str | None = Field(default=None, description=(
+        "who filed an objection without an account: shown to the operators and regulators of "
+        "the notice's region only"))
+    objector_contact: str | None = Field(default=None, description=(
+        "how to reach that objector (phone or e-mail): for the same readers only"))
 
 
 class NoticeOut(BaseModel):
@@ -383,8 +391,12 @@ class NoticeOut(BaseModel):
     objections: list[ObjectionOut]
 
     @classmethod
-    def of(cls, n: Notice) -> NoticeOut:
+    def of(cls, n: Notice, objectors: Mapping[uuid.UUID, tuple[str, str]] | None = None
+           ) -> NoticeOut:
+        """``objectors``: the name and contact of public objections, for a reader who may
+        see them (none for the others)."""
         t = n.terms
+        objectors = objectors or {}
         return cls(
             id=n.id, listing_id=n.listing_id, region=n.region, status=n.status.value,
             project_name=t.project_name, abstract=t.abstract, transfer_mode=t.transfer_mode,
@@ -396,5 +408,281 @@ class NoticeOut(BaseModel):
             deal_id=deal_id_for(n.id) if n.status is NoticeStatus.CONCLUDED else None,
             objections=[ObjectionOut(id=o.id, grounds=o.grounds, filed_at=o.filed_at,
                                      outcome=o.outcome.value if o.outcome else None,
-                                     reason=o.reason, resolved_at=o.resolved_at)
+                                     reason=o.reason, resolved_at=o.resolved_at,
+                                     objector_name=objectors.get(o.id, (None, None))[0],
+                                     objector_contact=objectors.get(o.id, (None, None))[1])
                         for o in n.objections])
+
+
+# -- the public views (issue 14): no token, no account of anyone ---------------------------------
+#
+# Each public model names every field the public may see and is built field by field from the
+# rows or the state, never from a private model: a field added to a private view cannot leak
+# into a public one. PUBLIC_MODELS lists them all (checked against an allow-list by the tests).
+
+PublicStatus = Literal["upcoming", "live", "ended"]
+Route = Literal["auction", "listing", "negotiated"]
+
+
+class PublicResult(BaseModel):
+    """How an ended procedure came out (成交公告): sold, at what price, to which bid number —
+    or failed, and why."""
+
+    outcome: Literal["sold", "failed"]
+    price_fen: int | None = Field(description="the hammer price or the deal price; null if failed")
+    winner_number: str | None = Field(description=(
+        "the winner's bid number (竞买号); null if failed or without bidding (negotiated)"))
+    failure: str | None = Field(description=(
+        "why it failed: no-bid, reserve-not-met, no-qualified-buyer, objection-upheld, "
+        "winner-defaulted; null if sold"))
+    ended_at: datetime
+
+
+def public_result(*, ended_at: datetime | None, failure: str | None, price_fen: int | None,
+                  winner_number: int | None) -> PublicResult | None:
+    """The result of a procedure closed at ``ended_at`` (None while it is not closed)."""
+    if ended_at is None:
+        return None
+    if failure is not None:
+        return PublicResult(outcome="failed", price_fen=None, winner_number=None,
+                            failure=failure, ended_at=ended_at)
+    return PublicResult(outcome="sold", price_fen=price_fen,
+                        winner_number=label(winner_number) if winner_number else None,
+                        failure=None, ended_at=ended_at)
+
+
+class PublicProcedure(BaseModel):
+    """An announcement of a procedure of any route (拍卖公告, 挂牌公告, 协议定价公示)."""
+
+    id: uuid.UUID
+    route: Route
+    listing_id: uuid.UUID
+    title: str
+    field: str | None = Field(description="the listing's technology field, e.g. new_materials")
+    region: str
+    status: PublicStatus = Field(description=(
+        "on the service clock: upcoming before an auction's start; live while its bidding, a "
+        "listing trade or a notice's objection period runs; ended after"))
+    announced_at: datetime
+    starts_at: datetime
+    ends_at: datetime = Field(description=(
+        "an auction's current end (moved by late bids), a listing trade's period or bidding "
+        "end, a notice's objection deadline"))
+    price_fen: int = Field(description="the start price, the listed price or the agreed price")
+    high_bid_fen: int | None
+    bid_count: int
+    result: PublicResult | None = Field(description="null until the procedure is closed")
+
+    @classmethod
+    def of_row(cls, r: Mapping[str, Any]) -> PublicProcedure:
+        return cls(
+            id=r["id"], route=r["route"], listing_id=r["listing_id"], title=r["title"],
+            field=r["field"], region=r["region"], status=r["status"],
+            announced_at=r["announced_at"], starts_at=r["starts_at"], ends_at=r["ends_at"],
+            price_fen=r["price_fen"], high_bid_fen=r["high_bid_fen"], bid_count=r["bid_count"],
+            result=public_result(ended_at=r["ended_at"], failure=r["failure"],
+                                 price_fen=r["deal_price_fen"],
+                                 winner_number=r["winner_number"]))
+
+
+class PublicProcedurePage(BaseModel):
+    items: list[PublicProcedure]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null: none")
+
+
+class PublicAuction(BaseModel):
+    """An auction's public state: its terms, the high bid by bid number, its result."""
+
+    id: uuid.UUID
+    listing_id: uuid.UUID
+    title: str
+    region: str
+    start_price_fen: int
+    increment_fen: int
+    deposit_fen: int
+    has_reserve: bool = Field(description="whether a reserve price (保留价, secret) is set")
+    starts_at: datetime
+    ends_at: datetime = Field(description="the current end, moved by late bids")
+    status: str = Field(description="announced, open, closed or failed")
+    high_bid_fen: int | None
+    high_bidder_number: str | None = Field(description="the high bid's 竞买号")
+    bid_count: int
+    result: PublicResult | None = Field(description="null until the auction is closed")
+
+    @classmethod
+    def of_row(cls, r: Mapping[str, Any], now: datetime) -> PublicAuction:
+        """From the auction's row (see store.public.auction)."""
+        closed = r["closed_at"] is not None
+        status = ("failed" if r["failure"] else "closed") if closed else (
+            "announced" if now < r["starts_at"] else "open")
+        return cls(
+            id=r["id"], listing_id=r["listing_id"], title=r["title"], region=r["region"],
+            start_price_fen=r["start_price_fen"], increment_fen=r["increment_fen"],
+            deposit_fen=deposit_for(r["start_price_fen"], r["deposit_ratio"]),
+            has_reserve=r["has_reserve"], starts_at=r["starts_at"], ends_at=r["ends_at"],
+            status=status, high_bid_fen=r["high_bid_fen"],
+            high_bidder_number=label(n) if (n := r["high_bidder_number"]) else None,
+            bid_count=r["bid_count"],
+            result=public_result(ended_at=r["closed_at"], failure=r["failure"],
+                                 price_fen=r["high_bid_fen"],
+                                 winner_number=r["high_bidder_number"]))
+
+    @classmethod
+    def of_state(cls, a: Auction, now: datetime, numbers: Mapping[str, int], title: str
+                 ) -> PublicAuction:
+        """From the state its writer holds (the live stream's first event)."""
+        high = a.high_bid
+        return cls(
+            id=a.id, listing_id=a.listing_id, title=title, region=a.region,
+            start_price_fen=a.terms.start_price_fen, increment_fen=a.terms.increment_fen,
+            deposit_fen=a.terms.deposit_fen, has_reserve=a.terms.reserve_fen is not None,
+            starts_at=a.terms.starts_at, ends_at=a.ends_at, status=a.status_at(now).value,
+            high_bid_fen=high.amount_fen if high else None,
+            high_bidder_number=numbered(numbers, high.bidder_id) if high else None,
+            bid_count=a.ladder.count,
+            result=public_result(
+                ended_at=a.closed_at, failure=a.failure.value if a.failure else None,
+                price_fen=a.hammer_price_fen,
+                winner_number=numbers.get(a.winner_id) if a.winner_id else None))
+
+
+class PublicBid(BaseModel):
+    """An accepted bid of an auction, its bidder shown by bid number only."""
+
+    bidder_number: str = Field(description="the bidder's bid number (竞买号)", examples=["0007"])
+    sequence: int
+    amount_fen: int
+    at: datetime
+    automatic: bool = Field(description="placed by the engine for a proxy maximum")
+
+    @classmethod
+    def of_row(cls, r: Mapping[str, Any]) -> PublicBid:
+        return cls(bidder_number=label(r["number"]), sequence=r["seq"],
+                   amount_fen=r["amount_fen"], at=r["at"], automatic=r["automatic"])
+
+
+class PublicLiveBid(PublicBid):
+    """The data of a ``bid`` event of the public stream."""
+
+    high_bid_fen: int = Field(description="the high bid once this bid is accepted")
+    ends_at: datetime = Field(description="the auction's end once this bid is accepted")
+
+
+def public_live_bid_json(*, sequence: int, number: int | None, amount_fen: int, at: datetime,
+                         automatic: bool, ends_at: datetime) -> dict[str, Any]:
+    """A :class:`PublicLiveBid` as JSON data, without building the model (the stream sends one
+    per bid to each reader). Every accepted bid is the high bid when it is accepted."""
+    return {"bidder_number": label(number) if number is not None else None,
+            "sequence": sequence, "amount_fen": amount_fen, "at": at.isoformat(),
+            "automatic": automatic, "high_bid_fen": amount_fen, "ends_at": ends_at.isoformat()}
+
+
+class PublicExtended(BaseModel):
+    """The data of an ``extended`` event: a late bid moved the end."""
+
+    ends_at: datetime
+
+
+class PublicClosed(BaseModel):
+    """The data of a ``closed`` event: the auction's result; the stream ends after it."""
+
+    result: PublicResult
+
+
+class PublicListingTrade(BaseModel):
+    """A listing trade's public state (挂牌交易)."""
+
+    id: uuid.UUID
+    listing_id: uuid.UUID
+    title: str
+    region: str
+    price_fen: int = Field(description="the listed price (挂牌价)")
+    status: str = Field(description="announced, bidding, closed or failed")
+    period_ends_at: datetime = Field(description="the end of the announcement period")
+    ends_at: datetime | None = Field(description="the end of the online bidding, once it runs")
+    bid_count: int
+    high_bid_fen: int | None
+    result: PublicResult | None = Field(description="null until the trade is closed")
+
+    @classmethod
+    def of_row(cls, r: Mapping[str, Any]) -> PublicListingTrade:
+        return cls(
+            id=r["id"], listing_id=r["listing_id"], title=r["title"], region=r["region"],
+            price_fen=r["listed_price_fen"], status=r["status"],
+            period_ends_at=r["period_ends_at"], ends_at=r["bidding_ends_at"],
+            bid_count=r["bid_count"], high_bid_fen=r["high_bid_fen"],
+            result=public_result(ended_at=r["closed_at"], failure=r["failure"],
+                                 price_fen=r["price_fen"], winner_number=r["winner_number"]))
+
+
+class PublicObjection(BaseModel):
+    """An objection (异议) as published: its reason and outcome, never who filed it."""
+
+    id: uuid.UUID
+    reason: str = Field(description="the objection's grounds")
+    filed_at: datetime
+    status: Literal["open", "upheld", "dismissed"]
+    outcome: str | None = Field(description="the operator's reason for upholding or dismissing")
+
+    @classmethod
+    def of(cls, o: Objection) -> PublicObjection:
+        return cls(id=o.id, reason=o.grounds, filed_at=o.filed_at,
+                   status=o.outcome.value if o.outcome else "open", outcome=o.reason)
+
+
+class PublicNotice(BaseModel):
+    """A negotiated deal's public notice (协议定价公示) with its objections and outcomes."""
+
+    id: uuid.UUID
+    listing_id: uuid.UUID
+    title: str
+    region: str
+    price_fen: int = Field(description="the agreed price")
+    published_at: datetime
+    objection_until: datetime = Field(description="objections are filed until then")
+    status: str = Field(description="published, concluded or failed")
+    objections: list[PublicObjection]
+
+    @classmethod
+    def of(cls, n: Notice, title: str) -> PublicNotice:
+        return cls(id=n.id, listing_id=n.listing_id, title=title or n.terms.project_name,
+                   region=n.region, price_fen=n.terms.price_fen,
+                   published_at=n.terms.published_at, objection_until=n.ends_at,
+                   status=n.status.value, objections=[PublicObjection.of(o) for o in n.objections])
+
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+_PHONE = re.compile(r"\+?[0-9][0-9 ()\-]{3,28}[0-9]")
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise PydanticCustomError("blank", "must not be blank")
+    return value
+
+
+def _phone_or_email(value: str) -> str:
+    text_ = value.strip()
+    if not (_EMAIL.fullmatch(text_) or _PHONE.fullmatch(text_)):
+        raise PydanticCustomError("contact", "give a phone number or an e-mail address")
+    return value
+
+
+class OpenObjectionIn(BaseModel):
+    """An objection from anyone, without an account: who (kept for the operators, never
+    published) and why (published)."""
+
+    name: Annotated[str, text(100, min_length=1, description="the objector's name",
+                              examples=["王晓明"]), AfterValidator(_not_blank)]
+    contact: Annotated[str, text(200, min_length=1, description=(
+        "a phone number or an e-mail address to answer the objection"),
+        examples=["wangxm@example.cn"]), AfterValidator(_phone_or_email)]
+    reason: Annotated[str, text(2000, min_length=10, description="the grounds (published)"),
+                      AfterValidator(_not_blank)]
+
+
+PUBLIC_MODELS: tuple[type[BaseModel], ...] = (
+    PublicResult, PublicProcedure, PublicProcedurePage, PublicAuction, PublicBid,
+    PublicLiveBid, PublicExtended, PublicClosed, PublicListingTrade, PublicObjection,
+    PublicNotice)
+"""Every model the public views answer with (the allow-list test reads this)."""

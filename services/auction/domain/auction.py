@@ -62,6 +62,7 @@ __all__ = [
     "Proxy",
     "ProxyBook",
     "Status",
+    "deposit_for",
 ]
 
 
@@ -133,8 +134,13 @@ class AuctionTerms:
     @property
     def deposit_fen(self) -> int:
         """The deposit (保证金): the ratio of the start price, rounded up to the fen."""
-        amount = Decimal(self.start_price_fen) * self.deposit_ratio
-        return int(amount.to_integral_value(rounding=ROUND_CEILING))
+        return deposit_for(self.start_price_fen, self.deposit_ratio)
+
+
+def deposit_for(start_price_fen: int, deposit_ratio: Decimal) -> int:
+    """The deposit of an auction starting at ``start_price_fen``, rounded up to the fen."""
+    amount = Decimal(start_price_fen) * Decimal(deposit_ratio)
+    return int(amount.to_integral_value(rounding=ROUND_CEILING))
 
 
 @dataclass(frozen=True, slots=True)

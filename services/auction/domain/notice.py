@@ -40,6 +40,7 @@ from shared.problems import validation
 
 __all__ = [
     "MIN_NOTICE_DAYS",
+    "PUBLIC_OBJECTOR",
     "TRANSFER_MODES",
     "BuyerRelation",
     "Notice",
@@ -50,6 +51,9 @@ __all__ = [
 ]
 
 MIN_NOTICE_DAYS: Final = 15
+PUBLIC_OBJECTOR: Final = "public"
+"""Who filed an objection made without an account (its name and contact are kept apart, for
+the operators only; no event carries them)."""
 TRANSFER_MODES: Final = frozenset({"transfer", "license_exclusive", "license_sole",
                                    "license_ordinary", "equity", "co_development"})
 OBJECTION_UPHELD: Final = "objection-upheld"

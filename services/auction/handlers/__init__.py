@@ -23,6 +23,7 @@ from services.auction.handlers.auctions import (
 )
 from services.auction.handlers.engine import BidEngine
 from services.auction.handlers.listings import (
+    on_listing_created,
     on_listing_gone,
     on_listing_published,
 )
@@ -30,6 +31,7 @@ from services.auction.handlers.notices import (
     NOTICE_END,
     PENDING_RECHECK,
     file_objection,
+    file_public_objection,
     on_notice_end,
     publish_notice,
     resolve_objection,
@@ -66,9 +68,11 @@ __all__ = [
     "bid_on_trade",
     "close_auction",
     "file_objection",
+    "file_public_objection",
     "on_auction_close_due",
     "on_deal_defaulted",
     "on_deposit_confirmed",
+    "on_listing_created",
     "on_listing_gone",
     "on_listing_published",
     "on_notice_end",

@@ -12,10 +12,17 @@ from services.auction.store import listings as store
 from shared.auth import Principal, authorize_region
 from shared.context import Tx
 from shared.events.listing import (
+    ListingCreated,
     ListingExpired,
     ListingPublished,
     ListingWithdrawn,
 )
+from shared.known_listings import record_listing
+
+
+async def on_listing_created(tx: Tx, event: ListingCreated) -> None:
+    """Record the created listing with its technology field (the public lists filter by it)."""
+    await record_listing(tx.conn, event, field=event.listing.field)
 
 
 async def on_listing_published(tx: Tx, event: ListingPublished) -> None:

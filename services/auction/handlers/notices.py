@@ -1,7 +1,8 @@
 """Negotiated price with public notice (协议定价 + 公示): publish, object, resolve; the end.
 
-The operator of the listing's region publishes the agreed deal for at least 15 days; anyone
-signed in may object while it runs; the operator upholds or dismisses each objection with a
+The operator of the listing's region publishes the agreed deal for at least 15 days; anyone may
+object while it runs, signed in or not (``POST /public/notices/{id}/objections``, with a name
+and contact only the operators see); the operator upholds or dismisses each objection with a
 reason; the notice, its objections and their outcomes are public. Each command locks the
 notice's row, applies the domain and writes the difference with its events in one transaction.
 
@@ -20,6 +21,7 @@ from datetime import timedelta
 from typing import Final
 
 from services.auction.domain.notice import (
+    PUBLIC_OBJECTOR,
     Notice,
     NoticeStatus,
     NoticeTerms,
@@ -78,6 +80,16 @@ async def file_objection(tx: Command, notice_id: uuid.UUID, who: str, grounds: s
     await store.save_notice(tx.conn, before, after)
     tx.publish(filed)
     return after.objections[-1]
+
+
+async def file_public_objection(tx: Command, notice_id: uuid.UUID, name: str, contact: str,
+                                reason: str) -> Objection:
+    """Object to the notice without an account: the objection is published like any other,
+    its event's actor is :data:`PUBLIC_OBJECTOR`; the name and contact are kept for the
+    operators and go in no event."""
+    objection = await file_objection(tx, notice_id, PUBLIC_OBJECTOR, reason)
+    await store.save_objector(tx.conn, objection.id, name, contact)
+    return objection
 
 
 async def resolve_objection(tx: Command, operator: Principal, notice_id: uuid.UUID,

@@ -4,13 +4,22 @@ resolve."""
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from services.auction import handlers
 from services.auction.domain.notice import Objection
-from services.auction.schemas import NoticeIn, NoticeOut, ObjectionIn, ObjectionOut, ResolutionIn
+from services.auction.schemas import (
+    NoticeIn,
+    NoticeOut,
+    ObjectionIn,
+    ObjectionOut,
+    ResolutionIn,
+    viewer_of,
+)
 from services.auction.store import notices as store
+from shared.auth import Principal, optional_principal
 from shared.idempotency import IdempotencyKey, Once
 from shared.problems import PROBLEM_RESPONSES, not_found
 from shared.roles import Anyone, Operator
@@ -36,14 +45,22 @@ async def publish(body: NoticeIn, request: Request, operator: Operator,
 
 
 @router.get("/notices/{notice_id}", response_model=NoticeOut)
-async def get_notice(notice_id: uuid.UUID, request: Request) -> NoticeOut:
-    """The notice as published (no token needed), with its objections and their outcomes."""
+async def get_notice(notice_id: uuid.UUID, request: Request,
+                     principal: Annotated[Principal | None, Depends(optional_principal)]
+                     ) -> NoticeOut:
+    """The notice as published (no token needed), with its objections and their outcomes;
+    the operators and regulators of its region also see the name and contact of whoever
+    objected without an account."""
     async with runtime_of(request).pool.acquire() as conn, conn.transaction(
             isolation="repeatable_read", readonly=True):
         notice = await store.load_notice(conn, notice_id)
+        oversees = notice is not None and viewer_of(
+            principal, region=notice.region, seller_id=notice.terms.seller_id,
+            closed=False).sees_identities
+        objectors = await store.objectors(conn, notice_id) if oversees else None
     if notice is None:
         raise not_found(f"No notice {notice_id}.")
-    return NoticeOut.of(notice)
+    return NoticeOut.of(notice, objectors)
 
 
 @router.post("/notices/{notice_id}/objections", status_code=201, response_model=ObjectionOut)

@@ -14,13 +14,14 @@ async def listing_published(conn: asyncpg.Connection, event: ListingPublished) -
     """Record a published listing (the listing may have been created before we subscribed)."""
     await conn.execute(
         "INSERT INTO listings (listing_id, title, region, seller_id, created_at, status,"
-        " pricing_route, reference_price_fen) VALUES ($1, $2, $3, $4, $5, 'published', $6, $7)"
+        " pricing_route, reference_price_fen, field)"
+        " VALUES ($1, $2, $3, $4, $5, 'published', $6, $7, $8)"
         " ON CONFLICT (listing_id) DO UPDATE SET status = 'published',"
         " pricing_route = excluded.pricing_route,"
-        " reference_price_fen = excluded.reference_price_fen,"
-        " events_applied = listings.events_applied + 1",
+        " reference_price_fen = excluded.reference_price_fen, title = excluded.title,"
+        " field = excluded.field, events_applied = listings.events_applied + 1",
         event.listing_id, event.listing.title, event.region, event.seller_id, event.occurred_at,
-        event.listing.pricing_route, event.listing.reference_price_fen,
+        event.listing.pricing_route, event.listing.reference_price_fen, event.listing.field,
     )
 
 

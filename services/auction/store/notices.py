@@ -73,3 +73,19 @@ async def save_notice(conn: asyncpg.Connection, before: Notice, after: Notice) -
                 "UPDATE notice_objections SET outcome = $2, reason = $3, resolved_by = $4,"
                 " resolved_at = $5 WHERE id = $1",
                 o.id, o.outcome.value, o.reason, o.resolved_by, o.resolved_at)
+
+
+async def save_objector(conn: asyncpg.Connection, objection_id: uuid.UUID, name: str,
+                        contact: str) -> None:
+    """The name and contact of whoever filed a public objection (for the operators only)."""
+    await conn.execute(
+        "INSERT INTO notice_objectors (objection_id, name, contact) VALUES ($1, $2, $3)",
+        objection_id, name, contact)
+
+
+async def objectors(db, notice_id: uuid.UUID) -> dict[uuid.UUID, tuple[str, str]]:
+    """The name and contact of the public objections to the notice, by objection."""
+    rows = await db.fetch(
+        "SELECT p.objection_id, p.name, p.contact FROM notice_objectors p"
+        " JOIN notice_objections o ON o.id = p.objection_id WHERE o.notice_id = $1", notice_id)
+    return {r["objection_id"]: (r["name"], r["contact"]) for r in rows}
