@@ -8,6 +8,7 @@ a page of its own with the same status (404, 429 with Retry-After, 503), never a
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -27,6 +28,7 @@ from portal.config import PortalSettings
 from portal.public_api import ApiError, PublicApi
 
 HERE = Path(__file__).resolve().parent
+log = logging.getLogger("portal")
 MAX_FORM_BYTES = 16_384
 """An objection's form is three short fields; a larger body is refused unread."""
 TICKER_BIDS = 20
@@ -136,8 +138,9 @@ def create_app(settings: PortalSettings | None = None, transport: Any = None) ->
     pages = templates()
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
-    def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
-        response = pages.TemplateResponse(request, name, context, status_code=status)
+    def render(request: Request, name: str, http_status: int = 200, **context: Any
+               ) -> HTMLResponse:
+        response = pages.TemplateResponse(request, name, context, status_code=http_status)
         # Every page is public and current: no cache keeps an old bid or objection list.
         response.headers["Cache-Control"] = "no-cache"
         return response
@@ -145,7 +148,7 @@ def create_app(settings: PortalSettings | None = None, transport: Any = None) ->
     def error_page(request: Request, status: int, detail: str | None = None,
                    retry_after: str | None = None) -> HTMLResponse:
         title, text = ERROR_PAGES.get(status, ERROR_PAGES[502])
-        response = render(request, "error.html", status=status, status_code=status,
+        response = render(request, "error.html", http_status=status, status_code=status,
                           title=title, text=detail or text, retry_after=retry_after)
         if retry_after:
             response.headers["Retry-After"] = retry_after
@@ -174,6 +177,12 @@ def create_app(settings: PortalSettings | None = None, transport: Any = None) ->
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> HTMLResponse:
         return error_page(request, exc.status_code if exc.status_code in ERROR_PAGES else 404)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> HTMLResponse:
+        # Most likely an answer of the API the pages do not expect: said, logged, not a 500.
+        log.exception("rendering %s failed", request.url.path)
+        return error_page(request, 502)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:
@@ -322,7 +331,7 @@ def create_app(settings: PortalSettings | None = None, transport: Any = None) ->
         n = await api.get("auction", f"/public/notices/{notice_id}", visitor=_visitor(request))
         context.setdefault("form", {"name": "", "contact": "", "reason": ""})
         context.setdefault("errors", {})
-        return render(request, "notice.html", status=status, n=n, fields=OBJECTION_FIELDS,
+        return render(request, "notice.html", http_status=status, n=n, fields=OBJECTION_FIELDS,
                       **context)
 
     @app.get("/notices/{notice_id}", response_class=HTMLResponse)
