@@ -16,8 +16,13 @@ from pathlib import Path
 from techex.stack.process import StackError
 
 CANDIDATES = ("/usr/bin/chromium", "chromium")
+PACKAGES = ("chromium", "fonts-wqy-microhei")
+"""The browser, and a Chinese system font: the portal ships no font (its pages use the
+reader's), and without one the screenshots of the Chinese pages would show empty boxes."""
+CJK_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
 INSTALL_HINT = (
-    "Install Debian's package as root: `apt-get install -y --no-install-recommends chromium`."
+    "Install Debian's packages as root: "
+    f"`apt-get install -y --no-install-recommends {' '.join(PACKAGES)}`."
 )
 HEADLESS_ARGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -45,6 +50,10 @@ def executable() -> str | None:
     return None
 
 
+def installed() -> bool:
+    return executable() is not None and CJK_FONT.exists()
+
+
 def ensure_chromium(log=print) -> str:
     """Path of the ``chromium`` binary; installs Debian's package first when it is missing.
 
@@ -53,15 +62,17 @@ def ensure_chromium(log=print) -> str:
     dpkg's lock.
     """
     found = executable()
-    if found:
+    if found and CJK_FONT.exists():
         return found
     apt = shutil.which("apt-get")
     if apt is None or os.geteuid() != 0:
+        if found:  # without the font the pages still render; their screenshots do not read
+            return found
         raise StackError(f"Chromium is missing: `chromium` is not on PATH. {INSTALL_HINT}")
     with open(_lock_path(), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if executable() is None:
-            log("Installing Chromium (Debian package `chromium`, first run)")
+        if not installed():
+            log(f"Installing Chromium (Debian packages {', '.join(PACKAGES)}, first run)")
             _apt_install(apt)
     found = executable()
     if found is None:
@@ -71,7 +82,7 @@ def ensure_chromium(log=print) -> str:
 
 def _apt_install(apt: str) -> None:
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    cmd = [apt, "install", "-y", "--no-install-recommends", "chromium"]
+    cmd = [apt, "install", "-y", "--no-install-recommends", *PACKAGES]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         # A machine whose package lists were never fetched knows no `chromium` yet.
