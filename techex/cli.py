@@ -16,8 +16,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from techex.stack.process import StackError
-from techex.stack.stack import REPO, SERVICES, Stack, run_sync
+from techex.stack.stack import REPO, SERVICES, Stack, port_offset, run_sync
 from techex.supervisor import Supervisor
+
+PORTAL = "portal"
+"""The public portal's process: supervised with the services by `techex up`, not one of them
+(it has no database and reads only their public API)."""
 
 
 def _service_settings(service: str):
@@ -65,6 +69,8 @@ def cmd_federation(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    if args.service == PORTAL:
+        return _serve_portal(args.port)
     from shared.settings import CommonSettings, InsecureSecrets, refuse_development_secrets
 
     if args.port:  # the service's own settings see the port it serves on
@@ -81,6 +87,39 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_config=None, access_log=False, lifespan="on",
     )
     return 0
+
+
+def _serve_portal(port: int | None) -> int:
+    import uvicorn
+
+    from portal.config import PortalSettings
+
+    if port:
+        os.environ["PORTAL_PORT"] = str(port)
+    settings = PortalSettings()
+    uvicorn.run("portal.app:create_app", factory=True, host=settings.host, port=settings.port,
+                log_config=None, access_log=False, lifespan="on")
+    return 0
+
+
+def portal_port(env: dict[str, str] | None = None) -> int:
+    """``PORTAL_PORT``, else the embedded default's 8000 moved by ``TECHEX_PORT_OFFSET``."""
+    from portal.config import DEFAULT_PORT
+
+    env = os.environ if env is None else env
+    override = env.get("PORTAL_PORT")
+    return int(override) if override else DEFAULT_PORT + port_offset(env)
+
+
+def portal_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The portal's port and the base URLs of the public API it reads: the ports the services
+    of ``env`` listen on (a URL ``env`` names already is kept)."""
+    env = dict(os.environ if env is None else env)
+    out = {"PORTAL_PORT": str(portal_port(env))}
+    for service in ("listing", "auction", "registry"):
+        key = f"PORTAL_{service.upper()}_URL"
+        out[key] = env.get(key) or f"http://127.0.0.1:{service_port(service, env)}"
+    return out
 
 
 def _answers_ready(url: str, timeout: float = 2) -> bool:
@@ -108,6 +147,8 @@ def service_port(service: str, env: dict[str, str] | None = None) -> int:
 
 
 def _ready_url(service: str, env: dict[str, str]) -> str:
+    if service == PORTAL:
+        return f"http://127.0.0.1:{portal_port(env)}/healthz"
     return f"http://127.0.0.1:{service_port(service, env)}/readyz"
 
 
@@ -117,7 +158,8 @@ def services_env(stack: Stack, extra_env: dict[str, str] | None = None) -> dict[
 
 
 def spawn_service(service: str, env: dict[str, str], log_dir: Path) -> subprocess.Popen:
-    """One service process, its output appended to ``<log_dir>/<service>.log``."""
+    """One service process (or the portal's), its output appended to
+    ``<log_dir>/<service>.log``."""
     log_dir.mkdir(parents=True, exist_ok=True)
     with open(log_dir / f"{service}.log", "ab") as out:
         return subprocess.Popen(
@@ -141,6 +183,21 @@ def start_services(
         stop_services(procs)
         raise
     return procs
+
+
+def start_portal(stack: Stack, log_dir: Path, extra_env: dict[str, str] | None = None
+                 ) -> subprocess.Popen:
+    """The portal's process over the services ``start_services`` started with the same
+    ``extra_env`` (which names the portal's port and API URLs, see :func:`portal_env`);
+    returns it once it answers ``/healthz``."""
+    env = services_env(stack, extra_env)
+    proc = spawn_service(PORTAL, env, log_dir)
+    try:
+        _wait_ready(_ready_url(PORTAL, env), proc, timeout=60)
+    except BaseException:
+        stop_services({PORTAL: proc})
+        raise
+    return proc
 
 
 def supervisor_for(
@@ -209,7 +266,9 @@ def cmd_up(args: argparse.Namespace) -> int:
         print("Starting the services…", flush=True)
         log_dir = stack.home / "logs"
         extra_env = {"TECHEX_CLOCK_SHIFT_FILE": str(clock_file(stack))}
+        extra_env.update(portal_env({**os.environ, **extra_env}))
         procs = start_services(stack, log_dir, extra_env)
+        procs[PORTAL] = start_portal(stack, log_dir, extra_env)
         supervisor = supervisor_for(stack, log_dir, procs, extra_env)
         prometheus = start_prometheus(stack)
         common = CommonSettings()
@@ -221,6 +280,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         for service in SERVICES:
             base = f"http://127.0.0.1:{service_port(service)}"
             print(f"  {service:11} {base}   docs {base}/docs   metrics {base}/metrics")
+        print(f"  {PORTAL:11} http://127.0.0.1:{portal_port(extra_env)}   "
+              "the public portal (公共服务门户), open it in a browser")
         if prometheus:
             print(f"  {'prometheus':11} {prometheus.url}   alerts {prometheus.url}/alerts")
         print(f"\n  logs        {log_dir}")
@@ -375,6 +436,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_test(args: argparse.Namespace) -> int:
     """The lint (ruff, as configured in pyproject.toml), then the tests."""
+    from techex.stack.chromium import ensure_chromium
     from techex.stack.prometheus import ensure_prometheus
 
     lint = subprocess.call([sys.executable, "-m", "ruff", "check", "."], cwd=REPO)
@@ -384,6 +446,10 @@ def cmd_test(args: argparse.Namespace) -> int:
         return lint
     try:  # the deploy checks and the monitoring tests run the real Prometheus
         ensure_prometheus()
+    except StackError as exc:
+        print(f"techex: {exc}", file=sys.stderr)
+    try:  # the portal's browser test drives Debian's Chromium
+        ensure_chromium()
     except StackError as exc:
         print(f"techex: {exc}", file=sys.stderr)
     return subprocess.call([sys.executable, "-m", "pytest", *args.pytest_args], cwd=REPO)
@@ -413,12 +479,13 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--replication", type=int, help="replication factor, instead of --brokers")
     s.set_defaults(func=cmd_federation)
 
-    s = sub.add_parser("up", help="the stack and the four services; Ctrl-C stops them")
+    s = sub.add_parser("up", help="the stack, the four services and the public portal; "
+                                  "Ctrl-C stops them")
     s.add_argument("--keep-stack", action="store_true", help="leave Kafka and PostgreSQL running")
     s.set_defaults(func=cmd_up)
 
-    s = sub.add_parser("serve", help="run one service process")
-    s.add_argument("service", choices=SERVICES)
+    s = sub.add_parser("serve", help="run one service process (or the public portal's)")
+    s.add_argument("service", choices=[*SERVICES, PORTAL])
     s.add_argument("--port", type=int)
     s.set_defaults(func=cmd_serve)
 
