@@ -11,7 +11,16 @@ from services.listing import handlers
 from services.listing.config import ListingSettings
 from services.listing.consumer import HANDLERS
 from services.listing.metrics import refresh_gauges
-from services.listing.routes import achievements, demands, interests, public, search
+from services.listing.routes import (
+    achievements,
+    demands,
+    interests,
+    notifications,
+    public,
+    search,
+    watches,
+    webhooks,
+)
 from shared.clock import Clock
 from shared.service import Job, ServiceSpec, build_app
 from shared.settings import CommonSettings
@@ -31,11 +40,14 @@ def create_app(
         "region, Chinese search and matching.",
         migrations=Path(__file__).parent / "migrations",
         routers=[achievements.router, demands.router, interests.router, search.router,
-                 public.router],
+                 public.router, notifications.router, watches.router, webhooks.router],
         handlers=HANDLERS,
-        deadlines={handlers.EXPIRY: handlers.on_expiry_due},
+        deadlines={handlers.EXPIRY: handlers.on_expiry_due,
+                   handlers.NOTIFY_ENDING: handlers.on_ending_due},
         jobs=[Job("listing-gauges", refresh_gauges,
-                  every=timedelta(seconds=settings.gauge_refresh_seconds))],
+                  every=timedelta(seconds=settings.gauge_refresh_seconds)),
+              Job("listing-webhooks", handlers.deliver_webhooks,
+                  every=timedelta(seconds=settings.webhook_poll_seconds))],
     )
     return build_app(spec, settings, common,
                      run_background=run_background, clock=clock)

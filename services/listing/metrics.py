@@ -29,3 +29,9 @@ def count_command(name: str, region: str) -> None:
 async def refresh_gauges(runtime: Runtime) -> None:
     for row in await achievements.count_by_status_and_province(runtime.pool):
         LISTINGS.labels(row["status"], row["province"]).set(row["n"])
+
+NOTIFICATIONS = Counter("techex_listing_notifications_total",
+                        "Notifications made, by kind", ["kind"])
+WEBHOOKS = Counter("techex_listing_webhook_deliveries_total",
+                   "Webhook delivery attempts by outcome: delivered, failed (one attempt), "
+                   "dead (given up after the last attempt)", ["outcome"])

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Generic, Literal, Self, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -30,7 +32,8 @@ from services.listing.domain.achievement import (
 from services.listing.domain.demand import CallMode, Demand, DemandStatus
 from services.listing.domain.fields import TechField
 from services.listing.domain.ip import IpType, invalid_ip_number
-from shared.bounds import AwareTimestamp, Fen, FenParam, Flag, int_field, text
+from services.listing.domain.notification import Kind as NotificationKind
+from shared.bounds import AwareTimestamp, Cursor, Fen, FenParam, Flag, int_field, text
 from shared.events.listing import Holder
 from shared.regions import RegionCode
 
@@ -538,3 +541,85 @@ PUBLIC_MODELS: tuple[type[BaseModel], ...] = (
     PublicDemandHit, PublicDemandPage, PublicDemand,
 )
 """Every model the public API answers with (the allow-list test reads it)."""
+
+
+# -- notifications, watches and webhooks -----------------------------------------------------
+# What an account is told names the procedure, the listing and amounts that are public anyway
+# (the new high bid), never another account.
+
+class NotificationOut(BaseModel):
+    id: int = Field(description="Increasing per service; the inbox's cursor and the stream's "
+                    "event id")
+    kind: NotificationKind
+    data: dict[str, object] = Field(description="What happened: the procedure and listing, "
+                                    "the new high bid, the objection's outcome …")
+    created_at: datetime
+    read: bool
+
+    @classmethod
+    def of(cls, row) -> NotificationOut:
+        data = row["data"] if isinstance(row["data"], dict) else json.loads(row["data"])
+        return cls(id=row["id"], kind=row["kind"], data=data, created_at=row["created_at"],
+                   read=row["read_at"] is not None)
+
+
+class Inbox(BaseModel):
+    items: list[NotificationOut]
+    next_cursor: int | None = Field(description="Pass as `cursor` for the next page; null on "
+                                    "the last page")
+    unread: int = Field(description="How many of the account's notifications are unread")
+
+
+class ReadUpTo(BaseModel):
+    upto: Cursor | None = Field(default=None, description="mark read every notification up "
+                                "to this id (all of them without it)")
+
+
+class MarkedRead(BaseModel):
+    marked: int
+
+
+class WatchIn(BaseModel):
+    listing_id: uuid.UUID
+
+
+class WatchOut(BaseModel):
+    listing_id: uuid.UUID
+    created_at: datetime
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise PydanticCustomError("url", "an http or https URL with a host")
+    return value
+
+
+WebhookUrl = Annotated[str, Field(min_length=10, max_length=500, pattern=r"^https?://[!-~]+$",
+                                  examples=["https://erp.example.cn/techex/hooks"]),
+                       AfterValidator(_http_url)]
+
+
+class WebhookIn(BaseModel):
+    url: WebhookUrl
+    kinds: list[NotificationKind] | None = Field(
+        default=None, max_length=len(NotificationKind),
+        description="the kinds of notification to send (every kind without it)")
+
+
+class WebhookOut(BaseModel):
+    id: uuid.UUID
+    url: str
+    kinds: list[NotificationKind] | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row) -> WebhookOut:
+        return cls(id=row["id"], url=row["url"], kinds=row["kinds"],
+                   created_at=row["created_at"])
+
+
+class WebhookCreated(WebhookOut):
+    secret: str = Field(description="The HMAC-SHA256 key of the `Techex-Signature` header "
+                        "(`t=<unix time>,v1=<hex of HMAC(secret, t + '.' + body)>`); "
+                        "answered only now")

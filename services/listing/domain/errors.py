@@ -63,3 +63,9 @@ class BadCursor(Problem):
     slug = "listing-search-bad-cursor"
     status = 422
     title = "The cursor does not belong to this search"
+
+
+class TooManyWebhooks(Problem):
+    slug = "listing-too-many-webhooks"
+    status = 409
+    title = "The account has as many webhooks as it may register"
