@@ -16,7 +16,7 @@ from sse_starlette.sse import EventSourceResponse
 from services.listing import handlers
 from services.listing.schemas import Inbox, MarkedRead, NotificationOut, ReadUpTo
 from services.listing.store import notifications as store
-from shared.bounds import INT4_MAX, Cursor, Flag
+from shared.bounds import INT4_MAX, Cursor
 from shared.idempotency import IdempotencyKey, Once
 from shared.problems import PROBLEM_RESPONSES
 from shared.roles import Anyone
@@ -33,7 +33,7 @@ async def inbox(
     request: Request, account: Anyone,
     cursor: Annotated[Cursor, Query(description="the last id of the previous page")] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    unread: Annotated[Flag | None, Query(description="only unread (true) or read (false)")
+    unread: Annotated[bool | None, Query(description="only unread (true) or read (false)")
                       ] = None,
 ) -> Inbox:
     """The caller's notifications, oldest first, after ``cursor``."""
