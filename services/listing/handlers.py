@@ -501,9 +501,12 @@ async def deliver_webhooks(runtime: Any, client: httpx.AsyncClient | None = None
     clock = runtime.clock
     timeout = settings.webhook_timeout_seconds
     now = clock.now()
+    # The lease outlasts sending the whole batch one by one, so no other sender takes one of
+    # them meanwhile; after a crash they are due again when it ends.
+    lease = timedelta(seconds=2 * timeout * (settings.webhook_batch + 1))
     async with runtime.pool.acquire() as conn, conn.transaction():
         due = await notifications.claim_due_deliveries(
-            conn, now, now + timedelta(seconds=timeout * 3), settings.webhook_batch)
+            conn, now, now + lease, settings.webhook_batch)
     if not due:
         return 0
     sent = 0
