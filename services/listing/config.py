@@ -22,3 +22,6 @@ class ListingSettings(ServiceSettings):
     """How often due webhook deliveries are looked for."""
     webhook_batch: int = 50
     notification_stream_poll_seconds: float = 1.0
+    """How often a notification stream looks for new notifications."""
+    notification_stream_seconds: float = 300.0
+    """How long one notification stream stays open before the client reconnects."""

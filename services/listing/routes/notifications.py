@@ -81,7 +81,9 @@ async def stream(
         "over `after`"))] = None,
 ) -> EventSourceResponse:
     """The caller's notifications as they are made; a client reconnecting with
-    ``Last-Event-ID`` first gets those it missed."""
+    ``Last-Event-ID`` first gets those it missed. The stream ends after
+    ``LISTING_NOTIFICATION_STREAM_SECONDS`` (an EventSource reconnects by itself and misses
+    nothing), so no answer is held open for good."""
     runtime = runtime_of(request)
     pool = runtime.pool
     poll = runtime.settings.notification_stream_poll_seconds
@@ -89,10 +91,13 @@ async def stream(
     if resume is None:
         resume = await store.latest_id(pool, account.subject)
 
+    lifetime = runtime.settings.notification_stream_seconds
+
     async def events():
         last = resume
         quiet = 0.0
-        while True:
+        started = asyncio.get_running_loop().time()
+        while asyncio.get_running_loop().time() - started < lifetime:
             rows = await store.inbox(pool, account.subject, after=last, limit=100,
                                      unread=None)
             for r in rows:

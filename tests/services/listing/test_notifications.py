@@ -297,3 +297,12 @@ async def test_the_stream_sends_new_notifications_and_resumes(listing, common, c
                                ) as r:
             missed = await next_event(sse_events(r), timeout=10)
             assert int(missed["id"]) > last
+
+
+async def test_a_stream_ends_after_its_lifetime(listing, common, clock):
+    listing.runtime.settings.notification_stream_seconds = 0.5
+    async with serving(listing.app) as base, httpx.AsyncClient(base_url=base,
+                                                               timeout=10) as http:
+        async with asyncio.timeout(5):
+            r = await http.get("/my/notifications/stream", headers=who(common, BUYER))
+    assert r.status_code == 200 and "notification" not in r.text
