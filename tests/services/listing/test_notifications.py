@@ -306,3 +306,21 @@ async def test_a_stream_ends_after_its_lifetime(listing, common, clock):
         async with asyncio.timeout(5):
             r = await http.get("/my/notifications/stream", headers=who(common, BUYER))
     assert r.status_code == 200 and "notification" not in r.text
+
+
+async def test_a_match_reaches_the_inbox_through_kafka_and_the_consumer(database_url, common):
+    """The whole way: approving a listing publishes the match (outbox, relay, Kafka), the
+    service's own consumer takes it through the inbox and the buyer finds it."""
+    app = create_app(ListingSettings(database_url=database_url), common)
+    async with running(app) as client:
+        saved = await client.post("/interests", json={"query": "石墨烯 防腐"},
+                                  headers=who(common, BUYER))
+        assert saved.status_code == 201, saved.text
+        listing_id = await publish(client, common)
+        async with asyncio.timeout(60):
+            while not (got := await inbox(client, common, BUYER))["items"]:
+                await asyncio.sleep(0.2)
+        assert [(n["kind"], n["data"]["listing_id"]) for n in got["items"]] == [
+            ("interest_matched", listing_id)]
+        event_id = await app.state.runtime.pool.fetchval("SELECT event_id FROM notifications")
+        assert event_id is not None  # the consumed envelope's id, kept for tracing
