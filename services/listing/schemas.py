@@ -33,7 +33,7 @@ from services.listing.domain.demand import CallMode, Demand, DemandStatus
 from services.listing.domain.fields import TechField
 from services.listing.domain.ip import IpType, invalid_ip_number
 from services.listing.domain.notification import Kind as NotificationKind
-from shared.bounds import AwareTimestamp, Cursor, Fen, FenParam, Flag, int_field, text
+from shared.bounds import AwareTimestamp, Fen, FenParam, Flag, int_field, text
 from shared.events.listing import Holder
 from shared.regions import RegionCode
 
@@ -571,8 +571,9 @@ class Inbox(BaseModel):
 
 
 class ReadUpTo(BaseModel):
-    upto: Cursor | None = Field(default=None, description="mark read every notification up "
-                                "to this id (all of them without it)")
+    upto: Annotated[int, int_field(ge=0)] | None = Field(
+        default=None, description="mark read every notification up to this id (all of them "
+        "without it)")
 
 
 class MarkedRead(BaseModel):

@@ -26,6 +26,16 @@ router = APIRouter(tags=["notifications"], responses=PROBLEM_RESPONSES)
 
 PING_SECONDS = 15.0
 """A ``ping`` event after this long without a notification."""
+EVENT_SCHEMA = {
+    "type": "object", "description": "One Server-Sent Event (OpenAPI 3.1: the schema of each)",
+    "properties": {
+        "event": {"type": "string", "enum": ["notification", "ping"]},
+        "id": {"type": "string", "description": "the notification's id"},
+        "data": {"type": "string", "description": "a `notification`'s JSON: a "
+                 "NotificationOut; `{}` for a ping"},
+    },
+    "required": ["event", "data"],
+}
 
 
 @router.get("/my/notifications", response_model=Inbox)
@@ -69,7 +79,7 @@ async def read_all(body: ReadUpTo, request: Request, account: Anyone,
 @router.get("/my/notifications/stream", response_class=EventSourceResponse, responses={
     200: {"description": "Server-Sent Events: a `notification` event (id: its id) for each "
                          "new notification of the caller, `ping` now and then",
-          "content": {"text/event-stream": {"schema": {"type": "string"}}}}})
+          "content": {"text/event-stream": {"schema": EVENT_SCHEMA}}}})
 async def stream(
     request: Request, account: Anyone,
     after: Annotated[int | None, Query(ge=0, le=INT4_MAX, description=(
