@@ -266,6 +266,10 @@ async def test_the_inbox_pages_and_marks_read_and_is_nobody_elses(listing, commo
                                     headers=who(common, BUYER))
     assert everything.json() == {"marked": 2}
     assert (await inbox(listing, common, BUYER))["unread"] == 0
+    for upto in (False, "3", 2**40, -1):
+        refused = await listing.post("/my/notifications/read", json={"upto": upto},
+                                     headers=who(common, BUYER))
+        assert refused.status_code == 422, (upto, refused.text)
     bad = await listing.get("/my/notifications", params={"cursor": 2**40},
                             headers=who(common, BUYER))
     assert bad.status_code == 422
