@@ -173,7 +173,8 @@ async def seeded(stack, tmp_path_factory) -> AsyncIterator[tuple[Exchange, dict,
     async with throwaway_databases(stack) as new_database:
         ex = Exchange(stack, tmp_path_factory.mktemp("fuzz"),
                       {s: await new_database() for s in SERVICES})
-        await ex.start()
+        # A valid request to a live stream stays open for the stream's lifetime: kept short.
+        await ex.start({"LISTING_NOTIFICATION_STREAM_SECONDS": "0.3"})
         try:
             path, query = await _seed(ex)
             yield ex, path, query
