@@ -182,7 +182,8 @@ async def test_a_visitor_follows_the_exchange_in_a_browser(exchange: Exchange, p
     await visit.shot(page, "05-auction-extended")
 
     # The same auction on a phone's screen.
-    phone = await browser.new_page(viewport={"width": 390, "height": 844})
+    phone = await browser.new_page()
+    await phone.set_viewport_size({"width": 390, "height": 844})
     await phone.goto(f"{portal}/auctions/{aid}")
     await phone.wait_for_selector(f'#bids tr[data-sequence="{late["sequence"]}"]')
     width = await phone.evaluate("document.documentElement.scrollWidth")
