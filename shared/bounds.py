@@ -17,6 +17,7 @@ No FastAPI here: the types are pydantic's, usable in domain-facing models and ev
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -131,9 +132,15 @@ def _year_in_range(value: int) -> None:
             {"min": MIN_YEAR, "max": MAX_YEAR})
 
 
+_ISO_START = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def _iso_text(value: Any) -> Any:
-    """Dates and times come as ISO 8601 text in JSON, not as numbers (a Unix time)."""
-    if isinstance(value, int | float | Decimal):
+    """Dates and times come as ISO 8601 text (``2026-04-01``, ``2026-04-01T10:00:00+08:00``),
+    not as numbers (a Unix time) — in JSON, nor as digits in a query (``?from=0``), which
+    pydantic would otherwise read as seconds since 1970."""
+    if isinstance(value, int | float | Decimal) or (
+            isinstance(value, str) and not _ISO_START.match(value)):
         raise PydanticCustomError("iso_text", "give the date or time as ISO 8601 text")
     return value
 

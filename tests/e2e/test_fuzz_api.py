@@ -174,7 +174,9 @@ async def seeded(stack, tmp_path_factory) -> AsyncIterator[tuple[Exchange, dict,
         ex = Exchange(stack, tmp_path_factory.mktemp("fuzz"),
                       {s: await new_database() for s in SERVICES})
         # A valid request to a live stream stays open for the stream's lifetime: kept short.
-        await ex.start({"LISTING_NOTIFICATION_STREAM_SECONDS": "0.3"})
+        # The public surfaces' per-address limit off, or most fuzzed requests would meet it
+        # (tests/shared/test_ratelimit.py and each service's test_public.py test it).
+        await ex.start({"LISTING_NOTIFICATION_STREAM_SECONDS": "0.3", "TECHEX_PUBLIC_RATE": "0"})
         try:
             path, query = await _seed(ex)
             yield ex, path, query

@@ -127,5 +127,8 @@ def test_times_carry_their_offset_and_stay_within_the_years():
     assert accepts(AwareTimestamp, "2026-04-10T09:30:00+08:00")
     assert error_type(AwareTimestamp, "2026-04-10T09:30:00") == "timezone_aware"
     assert error_type(AwareTimestamp, 1_775_000_000) == "iso_text"
+    for digits in ("0", "1775000000", "1.5e9", "-5"):  # as a query parameter sends them
+        assert error_type(AwareTimestamp, digits) == "iso_text", digits
+        assert error_type(BusinessDate, digits) == "iso_text", digits
     for bad in ("9999-12-31T23:59:59Z", "2199-12-31T23:00:00-05:00", "0001-01-01T00:00:00Z"):
         assert error_type(AwareTimestamp, bad) == "year_out_of_range", bad

@@ -17,7 +17,7 @@ from services.registry.store import rollups
 from shared.auth import Principal, Role, require_region
 from shared.bounds import MAX_YEAR
 from shared.problems import PROBLEM_RESPONSES, ValidationFailed
-from shared.regions import Region, UnknownRegion
+from shared.regions import InvalidRegion, Region
 from shared.service import runtime_of
 
 router = APIRouter(tags=["statistics"], responses=PROBLEM_RESPONSES)
@@ -51,10 +51,11 @@ async def _statistics(request: Request, region: str, year: int, month: int | Non
 
 
 def known_region(region: str) -> Region:
-    """The queried region, or a 422 naming ``query.region`` when no such region exists."""
+    """The queried region, or a 422 naming ``query.region`` when no such region exists (a
+    well-formed code of no province, ``000000``, included)."""
     try:
         return Region.known(region)
-    except UnknownRegion as exc:
+    except InvalidRegion as exc:  # UnknownRegion is one
         raise ValidationFailed("The region is unknown.",
                                errors=[{"field": "query.region", "message": str(exc)}]) from exc
 

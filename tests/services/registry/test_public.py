@@ -118,6 +118,7 @@ async def test_no_token_is_needed_and_none_is_looked_at(registry, clock):
 
 @pytest.mark.parametrize("params", [
     {"region": "230199", "year": 2026, "month": 4},            # no such region
+    {"region": "000000", "year": 1990, "month": 1},            # six digits, no province
     {"region": "23000", "year": 2026},
     {"region": "2300000", "year": 2026},
     {"region": "230000' OR '1'='1", "year": 2026},
