@@ -26,7 +26,14 @@ from shared.clock import Clock, SystemClock
 from shared.context import Tx
 from shared.db import CONNECTION_ERRORS
 from shared.envelope import Envelope, EnvelopeError
-from shared.events import Event, InvalidPayload, UnknownEventType, decode, lookup
+from shared.events import (
+    Event,
+    InvalidPayload,
+    UnknownEventType,
+    decode,
+    lookup,
+    readable_type,
+)
 from shared.kafka import dlq_topic, new_consumer
 from shared.metrics import (
     CONSUMER_LAG,
@@ -55,6 +62,18 @@ class DeadLetter:
 
 
 @dataclass(frozen=True, slots=True)
+class Origin:
+    """A partner deployment whose public topics arrive here mirrored (``tianjin.techex.…``)."""
+
+    alias: str
+    region: str
+    """The region it serves: every event it sends must be inside it (000000: any)."""
+
+    def speaks_for(self, region: str) -> bool:
+        return self.region == "000000" or region[:2] == self.region[:2]
+
+
+@dataclass(frozen=True, slots=True)
 class _Parsed:
     record: ConsumerRecord
     envelope: Envelope | None = None
@@ -80,8 +99,11 @@ class ConsumerRunner:
         group_id: str | None = None,
         outbox: OutboxWriter | None = None,
         clock: Clock | None = None,
+        origins: Mapping[str, Origin] | None = None,
     ) -> None:
         self.name = name
+        self.origins = dict(origins or {})
+        """Mirrored topics -> the partner they come from; only public events are read there."""
         self.outbox = outbox or OutboxWriter(name)
         self.clock = clock or SystemClock()
         self.group_id = group_id or name
@@ -199,10 +221,20 @@ class ConsumerRunner:
             envelope = Envelope.from_record(record.key, record.value, record.headers)
         except EnvelopeError as exc:
             return _Parsed(record, dead=DeadLetter(exc.reason, str(exc)))
-        handler = self.handlers.get(envelope.type)
+        readable = readable_type(envelope.type)
+        handler = self.handlers.get(readable) if readable else None
+        origin = self.origins.get(record.topic)
         try:
+            if origin is not None:
+                if readable is not None and not lookup(readable).is_public():
+                    return _Parsed(record, envelope, dead=DeadLetter(
+                        "not-public", f"{envelope.type} is not a public event"))
+                if not origin.speaks_for(envelope.region):
+                    return _Parsed(record, envelope, dead=DeadLetter(
+                        "foreign-region", f"{origin.alias} ({origin.region}) cannot speak for "
+                                          f"region {envelope.region}"))
             if handler is None:
-                lookup(envelope.type)  # a type of the catalog this consumer does not need
+                lookup(readable or envelope.type)  # a type this consumer does not need
                 return _Parsed(record, envelope)
             return _Parsed(record, envelope, decode(envelope), handler)
         except UnknownEventType as exc:
@@ -254,7 +286,8 @@ class ConsumerRunner:
     async def _call(self, conn: asyncpg.Connection, p: _Parsed) -> None:
         """The handler in a transaction context; what it published joins the outbox here."""
         assert p.handler is not None and p.event is not None
-        tx = Tx(conn, self.clock, p.envelope)
+        origin = self.origins.get(p.record.topic)
+        tx = Tx(conn, self.clock, p.envelope, origin.alias if origin else None)
         await p.handler(tx, p.event)
         await tx.flush(self.outbox)
 

@@ -30,14 +30,17 @@ __all__ = ["Command", "Tx"]
 class Tx:
     """The connection (inside an open transaction), the service clock and ``publish``."""
 
-    __slots__ = ("clock", "conn", "envelope", "events")
+    __slots__ = ("clock", "conn", "envelope", "events", "origin")
 
     def __init__(self, conn: asyncpg.Connection, clock: Clock,
-                 envelope: Envelope | None = None) -> None:
+                 envelope: Envelope | None = None, origin: str | None = None) -> None:
         self.conn = conn
         self.clock = clock
         self.envelope = envelope
         """The consumed event's envelope in an event handler; None elsewhere."""
+        self.origin = origin
+        """The alias of the partner deployment a consumed event came from (it arrived on a
+        mirrored topic); None for this deployment's own events and outside handlers."""
         self.events: list[Event] = []
 
     def now(self) -> datetime:

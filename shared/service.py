@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field
 from shared import idempotency, retention
 from shared.auth import install_auth
 from shared.clock import Clock, SystemClock, clock_from
-from shared.consumer import ConsumerRunner, Handler
+from shared.consumer import ConsumerRunner, Handler, Origin
 from shared.context import Command
 from shared.db import SERVER_SETTINGS, create_pool, migrate
 from shared.events import Event, all_event_types
@@ -171,7 +171,21 @@ class Runtime:
 
 
 def consumed_topics(handlers: Handlers, common: CommonSettings) -> list[str]:
-    return sorted({common.topic(t.aggregate) for t in handlers})
+    """The topics of the events ``handlers`` take: this deployment's own for its events, the
+    partners' mirrored ones (never its own) for public events."""
+    return sorted({*(common.topic(t.aggregate) for t in handlers if not t.is_public()),
+                   *partner_origins(handlers, common)})
+
+
+def partner_origins(handlers: Handlers, common: CommonSettings) -> dict[str, Origin]:
+    """The mirrored topics of the public events ``handlers`` take -> the partner of each."""
+    federation = common.federation
+    if federation is None:
+        return {}
+    regions = {p.alias: p.region for p in federation.partners}
+    return {topic: Origin(alias, regions[alias])
+            for aggregate in sorted({t.aggregate for t in handlers if t.is_public()})
+            for topic, alias in common.partner_topics(aggregate).items()}
 
 
 def _resolve(table: Any, runtime: Runtime) -> Any:
@@ -255,6 +269,7 @@ def build_app(
                 handlers=handlers, max_batch=settings.consumer_batch,
                 retries=settings.consumer_retries, group_id=common.group(spec.name),
                 outbox=runtime.outbox, clock=runtime.clock,
+                origins=partner_origins(handlers, common),
             )
         if deadlines:
             runtime.scheduler = Scheduler(runtime.pool, settings.database_url, runtime.clock,

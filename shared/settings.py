@@ -7,11 +7,15 @@ env prefix of their own (``LISTING_``, ``AUCTION_`` …); what every process sha
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from shared.federation import Federation
 
 DEVELOPMENT_JWT_SECRET = "techex-local-development-secret-change-me"
 """The embedded default's token secret: in the repository, so anyone can sign with it."""
@@ -35,7 +39,12 @@ class CommonSettings(BaseSettings):
         description="Replication factor of the topics a service creates when they are missing; "
                     "unset: 3 on a cluster of three or more brokers, else one per broker (see "
                     "shared.kafka.replication_for).")
-    region: str = Field(default="230000", description="GB/T 2260 code this deployment serves")
+    region: str = Field(default="230000", description=(
+        "GB/T 2260 code of the province this deployment serves (000000: the national hub); "
+        "with a federation file, the file's region unless given, and then it must agree."))
+    federation_file: Path | None = Field(default=None, description=(
+        "This deployment's partner file (shared.federation): whose public topics it reads "
+        "and whose tokens it trusts. Unset: a deployment without partners."))
     jwt_secret: str = DEVELOPMENT_JWT_SECRET
     jwt_public_key: str | None = None
     jwks_url: str | None = None
@@ -86,6 +95,34 @@ class CommonSettings(BaseSettings):
         """Whether this process runs on the embedded default (a development flag or the
         simulation clock), where the repository's development secrets are allowed."""
         return self.development or self.clock_shift_file is not None
+
+    @model_validator(mode="after")
+    def _region_of_the_federation(self) -> CommonSettings:
+        federation = self.federation
+        if federation is not None:
+            if "region" not in self.model_fields_set:
+                self.region = federation.region
+            elif self.region != federation.region:
+                raise ValueError(f"TECHEX_REGION {self.region} is not the region of the "
+                                 f"federation file {self.federation_file} ({federation.region})")
+        return self
+
+    @cached_property
+    def federation(self) -> Federation | None:
+        """The partner file, validated (``InvalidFederation`` names what is wrong), or None."""
+        if self.federation_file is None:
+            return None
+        from shared.federation import load_federation  # the file's model needs the regions
+
+        return load_federation(self.federation_file)
+
+    def partner_topics(self, aggregate: str) -> dict[str, str]:
+        """Where the partners' public ``aggregate`` (``public.catalog``) arrives here, mirrored:
+        topic -> partner alias (``tianjin.techex.public.catalog`` -> ``tianjin``)."""
+        federation = self.federation
+        if federation is None:
+            return {}
+        return {f"{p.alias}.{p.topic_prefix}.{aggregate}": p.alias for p in federation.partners}
 
     def topic(self, aggregate: str) -> str:
         """Kafka topic carrying one aggregate type's events."""

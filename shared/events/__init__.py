@@ -6,6 +6,7 @@ Importing this package registers all event modules, so :func:`lookup` and
 
 from shared.events import auction as auction
 from shared.events import listing as listing
+from shared.events import public as public
 from shared.events import registry as registry
 from shared.events import settlement as settlement
 from shared.events.base import (
@@ -18,6 +19,7 @@ from shared.events.base import (
     encode,
     examples_of,
     lookup,
+    readable_type,
     register,
 )
 
@@ -31,5 +33,6 @@ __all__ = [
     "encode",
     "examples_of",
     "lookup",
+    "readable_type",
     "register",
 ]

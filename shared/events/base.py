@@ -2,6 +2,13 @@
 
 Readers are tolerant (unknown payload fields are ignored) so producers can add optional
 fields without a new version; anything else is a new ``version`` and a new class.
+
+Public events (aggregate ``public.<topic>``, e.g. ``public.catalog``) are the information
+standard between deployments: they travel on ``<prefix>.public.<topic>``, are mirrored to
+partners, and a partner may run a newer release. So a reader takes a public event of a version
+it does not know for the newest lower version it does (:func:`readable_type`): the standard
+keeps every field of version N, with its meaning, in version N + 1 and only adds. A public type
+whose name is not known at all stays unknown (dead-lettered with that reason).
 """
 
 from __future__ import annotations
@@ -25,10 +32,15 @@ __all__ = [
     "encode",
     "examples_of",
     "lookup",
+    "readable_type",
     "register",
 ]
 
 _NAME_PART: Final = re.compile(r"[a-z_]+")
+PUBLIC_AGGREGATE: Final = "public."
+"""A public event's aggregate begins so: ``public.catalog`` travels on ``techex.public.catalog``."""
+_AGGREGATE: Final = re.compile(r"(?:public\.)?[a-z_]+")
+_VERSIONED: Final = re.compile(r"(?P<stem>.+)\.v(?P<version>[1-9][0-9]{0,5})")
 
 
 class Event(BaseModel):
@@ -37,7 +49,8 @@ class Event(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     aggregate: ClassVar[str]
-    """Aggregate type, e.g. ``"listing"``; also names the topic ``techex.<aggregate>``."""
+    """Aggregate type, e.g. ``"listing"``; also names the topic ``techex.<aggregate>``. A
+    public event's is ``public.<topic>`` (see the module docstring)."""
     name: ClassVar[str]
     """What happened, e.g. ``"created"``."""
     version: ClassVar[int] = 1
@@ -50,6 +63,11 @@ class Event(BaseModel):
     @classmethod
     def ce_type(cls) -> str:
         return f"cn.techex.{cls.aggregate}.{cls.name}.v{cls.version}"
+
+    @classmethod
+    def is_public(cls) -> bool:
+        """Whether the event belongs to the public information standard between deployments."""
+        return cls.aggregate.startswith(PUBLIC_AGGREGATE)
 
     def subject(self) -> str:
         return str(getattr(self, self.subject_field))
@@ -112,10 +130,11 @@ def register(cls: E) -> E:
     ``time_field``, a required ``region``, uniqueness of the type and of the class name
     (AsyncAPI names operations after it), and that every schema example validates.
     """
-    for attr in ("aggregate", "name"):
+    for attr, pattern in (("aggregate", _AGGREGATE), ("name", _NAME_PART)):
         value = getattr(cls, attr, None)
-        if not isinstance(value, str) or _NAME_PART.fullmatch(value) is None:
-            raise CatalogError(f"{cls.__qualname__}.{attr} must match [a-z_]+, got {value!r}")
+        if not isinstance(value, str) or pattern.fullmatch(value) is None:
+            raise CatalogError(f"{cls.__qualname__}.{attr} must match {pattern.pattern}, "
+                               f"got {value!r}")
     if not isinstance(cls.version, int) or cls.version < 1:
         raise CatalogError(f"{cls.__qualname__}.version must be a positive int")
     subject_field = getattr(cls, "subject_field", None)
@@ -154,14 +173,31 @@ def lookup(ce_type: str) -> type[Event]:
         raise UnknownEventType(ce_type) from None
 
 
+def readable_type(ce_type: str) -> str | None:
+    """The registered type an event of type ``ce_type`` is read as: itself if registered;
+    for a public type of a newer version than any known, the newest known lower version of
+    the same event; else None (unknown)."""
+    if ce_type in _catalog:
+        return ce_type
+    match = _VERSIONED.fullmatch(ce_type)
+    if match is None:
+        return None
+    stem, version = match["stem"], int(match["version"])
+    older = [cls for cls in _catalog.values()
+             if cls.is_public() and cls.version < version
+             and cls.ce_type() == f"{stem}.v{cls.version}"]
+    return max(older, key=lambda cls: cls.version).ce_type() if older else None
+
+
 def all_event_types() -> list[type[Event]]:
     """Every registered event class, ordered by CloudEvents type."""
     return [_catalog[t] for t in sorted(_catalog)]
 
 
 def decode(envelope: Envelope) -> Event:
-    """The typed event carried by ``envelope`` (its JSON payload validated by its class)."""
-    cls = lookup(envelope.type)
+    """The typed event carried by ``envelope`` (its JSON payload validated by its class; a
+    newer public version by the class it is read as, see :func:`readable_type`)."""
+    cls = lookup(readable_type(envelope.type) or envelope.type)
     try:
         return cls.model_validate_json(envelope.data)
     except ValidationError as exc:

@@ -1,0 +1,2 @@
+"""``<prefix>.public.catalog``: published, withdrawn and traded listings, and the
+announcements and results of procedures."""
