@@ -332,7 +332,7 @@ class Demo:
             price = f"¥{d.price_fen / 100:,.0f}" if d.price_fen else "-"
             self.say(f"  {d.route:10} {price:>14}  {d.settled or 'no deal':10} "
                      f"{d.registration or '':17} {d.listing['title']}")
-        year = self.api.now().year
+        year = self.api.now().astimezone(SHANGHAI).year  # the registrations' year (numbered in it)
         self.say(f"\nRegistered technology-contract turnover, {year}")
         turnover: dict[str, tuple[int, int]] = {}
         for province in PROVINCES:
