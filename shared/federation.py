@@ -46,6 +46,7 @@ from shared.regions import InvalidRegion, Region, RegionLevel
 
 __all__ = [
     "NATIONAL_REGION",
+    "NATIONAL_STAFF_REGION",
     "PUBLIC_SEGMENT",
     "Federation",
     "InvalidFederation",
@@ -55,10 +56,16 @@ __all__ = [
     "parse_federation",
     "public_topic",
     "public_topics_pattern",
+    "staff_region",
 ]
 
 NATIONAL_REGION = "000000"
 """The national hub's region code (see the module docstring)."""
+NATIONAL_STAFF_REGION = "110000"
+"""The region in the tokens of the national hub's own staff. A token names a GB/T 2260
+division and 000000 is none (a deployment's region is not a token's); the national network's
+staff sit in Beijing. The hub's national figures are open to a regulator or operator of any
+region, so this choice limits nothing there."""
 PUBLIC_SEGMENT = "public"
 """The topic segment after the prefix that marks a topic as shared with partners."""
 
@@ -118,6 +125,9 @@ class _Deployment(BaseModel):
     national_hub: bool = Field(
         default=False, description=f"The national hub (its region is {NATIONAL_REGION}).")
     topic_prefix: TopicPrefix = "techex"
+    portal_url: HttpUrl | None = Field(
+        default=None, description="The deployment's public portal: where a page of what it "
+        "publishes is (`page(path)`), e.g. https://jishu.tianjin.example")
 
     @model_validator(mode="after")
     def _hub_has_the_national_region(self) -> _Deployment:
@@ -126,6 +136,13 @@ class _Deployment(BaseModel):
                 f"national_hub is true exactly when the region is {NATIONAL_REGION} "
                 f"(national_hub {str(self.national_hub).lower()}, region {self.region})")
         return self
+
+    def page(self, path: str) -> str | None:
+        """The URL of ``path`` (``/achievements/<id>``) on the deployment's portal, or None
+        without a portal."""
+        if self.portal_url is None:
+            return None
+        return str(self.portal_url).rstrip("/") + "/" + path.lstrip("/")
 
     def public_topics_pattern(self) -> str:
         """The topics this deployment shares (a regular expression, as MirrorMaker's filter)."""
@@ -229,3 +246,9 @@ def public_topics_pattern(prefix: str) -> str:
 def mirrored_topic(alias: str, topic: str) -> str:
     """The name a partner's topic has once mirrored here (MirrorMaker's default policy)."""
     return f"{alias}.{topic}"
+
+
+def staff_region(federation: Federation) -> str:
+    """The region a deployment's own staff carry in their tokens: its own, or at the national
+    hub :data:`NATIONAL_STAFF_REGION`."""
+    return NATIONAL_STAFF_REGION if federation.national_hub else federation.region

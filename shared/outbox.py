@@ -18,7 +18,7 @@ import logging
 import time
 import uuid
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 import asyncpg
@@ -43,21 +43,31 @@ SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[]
 """
 
 
+Derive = Callable[[asyncpg.Connection, Sequence[Event]], Awaitable[Sequence[Event]]]
+"""Events made from a transaction's own (e.g. the public catalog's from the listing's), on its
+connection after its changes: they join the same outbox write, so they commit together."""
+
+
 class OutboxWriter:
     """Adds events to the outbox inside the caller's transaction.
 
     Each row keeps the event's own time (``Event.time()``, from the service clock, so the
     simulation clock's too), which the relay sends as ``ce_time``; ``created_at`` is the wall
-    clock of the write and only measures how long rows wait.
+    clock of the write and only measures how long rows wait. With ``derive``, the events it
+    makes from those added follow them (see :data:`Derive`).
     """
 
-    def __init__(self, service: str) -> None:
+    def __init__(self, service: str, derive: Derive | None = None) -> None:
         self.service = service
+        self.derive = derive
 
     async def add(self, conn: asyncpg.Connection, events: Sequence[Event]) -> list[uuid.UUID]:
-        """Insert ``events`` in the caller's transaction; each row gets its event's region."""
+        """Insert ``events`` (and what ``derive`` makes of them) in the caller's transaction;
+        each row gets its event's region."""
         if not events:
             return []
+        if self.derive is not None:
+            events = [*events, *await self.derive(conn, events)]
         now = datetime.now(UTC)
         ids = [uuid.uuid4() for _ in events]
         trace = current_traceparent()

@@ -25,7 +25,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from shared import idempotency, retention
-from shared.auth import install_auth
+from shared.auth import install_auth, jwk_set
 from shared.clock import Clock, SystemClock, clock_from
 from shared.consumer import ConsumerRunner, Handler, Origin
 from shared.context import Command
@@ -37,7 +37,7 @@ from shared.kafka import dlq_topic, ensure_topics, new_producer
 from shared.logs import configure_logging
 from shared.metrics import KAFKA_REACHABLE, install_metrics
 from shared.openapi import install_openapi
-from shared.outbox import OutboxRelay, OutboxWriter
+from shared.outbox import Derive, OutboxRelay, OutboxWriter
 from shared.problem_handlers import install_problem_handlers
 from shared.ratelimit import install_rate_limits
 from shared.scheduler import Handler as DeadlineHandler
@@ -100,6 +100,8 @@ class ServiceSpec:
     """Deadline kind -> handler; ``build_app`` runs a scheduler for them."""
     jobs: Sequence[Job] = ()
     parts: Sequence[Part[Any]] = ()
+    derive: Derive | None = None
+    """Events derived from those every transaction publishes, in it (the public catalog's)."""
     startup: Sequence[Hook] = ()
     """Run once the pool, producer and parts exist, before requests are served."""
     shutdown: Sequence[Hook] = ()
@@ -228,7 +230,7 @@ def build_app(
 ) -> FastAPI:
     common = common or CommonSettings()
     refuse_development_secrets(common, settings)
-    runtime = Runtime(spec, settings, common, OutboxWriter(spec.name),
+    runtime = Runtime(spec, settings, common, OutboxWriter(spec.name, spec.derive),
                       clock=clock or clock_from(common.clock_shift_file))
 
     @asynccontextmanager
@@ -345,6 +347,15 @@ def build_app(
                              "details": {"kafka": kafka}},
                             status_code=200 if ready else 503)
 
+    keys = jwk_set(common)
+
+    @app.get("/.well-known/jwks.json", tags=["auth"], response_model=JwkSet)
+    async def jwks() -> JSONResponse:
+        """This deployment's token signing key as a JWK set (``kid``: its RFC 7638
+        thumbprint), for the partners that trust its tokens; empty when it signs with a
+        shared secret."""
+        return JSONResponse(keys, headers={"Cache-Control": "public, max-age=300"})
+
     install_rate_limits(app, common, spec.name)
     return app
 
@@ -357,6 +368,22 @@ class Health(BaseModel):
 class Readiness(BaseModel):
     status: Literal["ready", "not-ready"]
     checks: dict[str, str] = Field(description="`ok` or the error, per dependency")
+
+
+class Jwk(BaseModel):
+    kty: str = Field(examples=["EC"])
+    kid: str = Field(description="the key's RFC 7638 SHA-256 thumbprint")
+    alg: str = Field(examples=["ES256"])
+    use: Literal["sig"]
+    crv: str | None = None
+    x: str | None = None
+    y: str | None = None
+    n: str | None = None
+    e: str | None = None
+
+
+class JwkSet(BaseModel):
+    keys: list[Jwk]
 
 
 def runtime_of(request: Request) -> Runtime:

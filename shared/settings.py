@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
     from shared.federation import Federation
+    from shared.subplatforms import Subplatforms
 
 DEVELOPMENT_JWT_SECRET = "techex-local-development-secret-change-me"
 """The embedded default's token secret: in the repository, so anyone can sign with it."""
@@ -45,6 +46,12 @@ class CommonSettings(BaseSettings):
     federation_file: Path | None = Field(default=None, description=(
         "This deployment's partner file (shared.federation): whose public topics it reads "
         "and whose tokens it trusts. Unset: a deployment without partners."))
+    subplatforms_file: Path | None = Field(default=None, description=(
+        "This deployment's sub-platforms (shared.subplatforms): the provincial platform and "
+        "the city and county ones, with their operators, fees, review deadlines, targets and "
+        "subsidy policy; they lie inside TECHEX_REGION. Unset: the example techex ships for "
+        "that province (Heilongjiang, Hebei, Liaoning, Tianjin, Fujian), else none (the "
+        "services' own settings apply)."))
     jwt_secret: str = DEVELOPMENT_JWT_SECRET
     jwt_public_key: str | None = None
     jwks_url: str | None = None
@@ -106,6 +113,25 @@ class CommonSettings(BaseSettings):
                 raise ValueError(f"TECHEX_REGION {self.region} is not the region of the "
                                  f"federation file {self.federation_file} ({federation.region})")
         return self
+
+    @model_validator(mode="after")
+    def _subplatforms_of_the_province(self) -> CommonSettings:
+        """Defined after the federation's check, which may set the region: the deployment's
+        province is checked, and its sub-platform file read, on start."""
+        from shared.subplatforms import deployment_region
+
+        deployment_region(self.region)
+        _ = self.subplatforms
+        return self
+
+    @cached_property
+    def subplatforms(self) -> Subplatforms | None:
+        """The sub-platform file (or the province's example), validated
+        (``InvalidSubplatforms`` names what is wrong), or None without either."""
+        from shared.subplatforms import example_file, load_subplatforms
+
+        path = self.subplatforms_file or example_file(self.region)
+        return None if path is None else load_subplatforms(path, province=self.region)
 
     @cached_property
     def federation(self) -> Federation | None:

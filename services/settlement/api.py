@@ -25,7 +25,7 @@ MIGRATIONS = [known_listings.MIGRATIONS, Path(__file__).parent / "migrations"]
 
 
 def _books(runtime: Runtime) -> Books:
-    return load_books(runtime.settings)  # type: ignore[arg-type]
+    return load_books(runtime.settings, runtime.common.subplatforms)  # type: ignore[arg-type]
 
 
 def _deadlines(runtime: Runtime) -> Mapping[str, DeadlineHandler]:

@@ -71,8 +71,8 @@ async def on_deal_concluded(tx: Tx, event: DealConcluded, books: Books) -> None:
     """Open the settlement of a concluded deal; a deal already open is left as it is."""
     conn, now = tx.conn, tx.now()
     winner = await deals.winner_deposit(conn, event.procedure_id, event.buyer_id)
-    step = Deal.open(event, fees=books.fees, winner_deposit=winner,
-                     payment_due=books.payment_due, at=now)
+    step = Deal.open(event, fees=books.fees_for(event.region, event.route),
+                     winner_deposit=winner, payment_due=books.payment_due, at=now)
     if not await deals.insert(conn, step.deal):
         return
     await _save(tx, None, step, now)

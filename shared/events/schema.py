@@ -10,10 +10,13 @@ from typing import Any, Final
 from shared.envelope import CONTENT_TYPE
 from shared.events.base import Event, all_event_types, examples_of
 
-__all__ = ["ASYNCAPI_FILE", "asyncapi_document", "event_schema", "write_schemas"]
+__all__ = ["ASYNCAPI_FILE", "PUBLIC_ASYNCAPI_FILE", "asyncapi_document", "event_schema",
+           "write_schemas"]
 
 JSON_SCHEMA_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
 ASYNCAPI_FILE: Final = "asyncapi.json"
+PUBLIC_ASYNCAPI_FILE: Final = "asyncapi-public.json"
+"""The public topics alone (``<prefix>.public.*``): the standard between deployments."""
 _KAFKA_BINDING_VERSION: Final = "0.5.0"
 _REQUIRED_HEADERS: Final = (
     *(f"ce_{a}" for a in ("specversion", "id", "source", "type", "time", "subject", "region")),
@@ -87,7 +90,10 @@ def _headers_schema(cls: type[Event]) -> dict[str, Any]:
 
 
 def asyncapi_document(
-    events: list[type[Event]] | None = None, *, topic_prefix: str = "techex"
+    events: list[type[Event]] | None = None, *, topic_prefix: str = "techex",
+    title: str = "techex events",
+    description: str = "Domain events exchanged between the techex services: "
+                       "CloudEvents 1.0 in Kafka binary content mode with JSON data.",
 ) -> dict[str, Any]:
     """AsyncAPI 3.0.0: a channel per aggregate topic, a message per event type.
 
@@ -149,10 +155,9 @@ def asyncapi_document(
     return {
         "asyncapi": "3.0.0",
         "info": {
-            "title": "techex events",
+            "title": title,
             "version": doc_version,
-            "description": "Domain events exchanged between the techex services: "
-            "CloudEvents 1.0 in Kafka binary content mode with JSON data.",
+            "description": description,
         },
         "defaultContentType": CONTENT_TYPE,
         "channels": channels,
@@ -167,7 +172,8 @@ def _write_json(path: Path, document: dict[str, Any]) -> Path:
 
 
 def write_schemas(directory: Path, *, topic_prefix: str = "techex") -> list[Path]:
-    """Write ``<ce_type>.schema.json`` for every registered event and ``asyncapi.json``.
+    """Write ``<ce_type>.schema.json`` for every registered event, ``asyncapi.json`` and
+    ``asyncapi-public.json`` (the public topics only, what partners read).
 
     Output is deterministic (catalog order, fixed formatting) so it can be committed and
     diffed. Files of event types no longer in the catalog are left alone.
@@ -179,4 +185,11 @@ def write_schemas(directory: Path, *, topic_prefix: str = "techex") -> list[Path
     ]
     document = asyncapi_document(events, topic_prefix=topic_prefix)
     written.append(_write_json(directory / ASYNCAPI_FILE, document))
+    public = asyncapi_document(
+        [cls for cls in events if cls.is_public()], topic_prefix=topic_prefix,
+        title="techex public events",
+        description="The public information standard between deployments: the events of "
+        f"{topic_prefix}.public.*, mirrored to partners as <alias>.{topic_prefix}.public.*. "
+        "A version only adds fields; a reader takes a newer version for the newest it knows.")
+    written.append(_write_json(directory / PUBLIC_ASYNCAPI_FILE, public))
     return written

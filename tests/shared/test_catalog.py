@@ -27,7 +27,7 @@ from shared.events import (
 from shared.events.listing import ListingCreated
 from shared.events.schema import write_schemas
 
-CE_TYPE = re.compile(r"^cn\.techex\.[a-z_]+\.[a-z_]+\.v[0-9]+$")
+CE_TYPE = re.compile(r"^cn\.techex\.(?:public\.)?[a-z_]+\.[a-z_]+\.v[0-9]+$")
 EVENTS = all_event_types()
 
 

@@ -160,3 +160,12 @@ def test_a_file_that_is_no_json_or_missing_is_named(tmp_path):
         load_federation(path)
     with pytest.raises(InvalidFederation, match="No such file or directory"):
         load_federation(tmp_path / "fujian.json")
+
+
+def test_a_partners_portal_gives_the_url_of_a_page_of_it() -> None:
+    doc = with_change("partners.0.portal_url", "https://jishu.tianjin.example/")
+    partner = parse_federation(doc).partner("tianjin")
+    assert partner.page("/achievements/42") == "https://jishu.tianjin.example/achievements/42"
+    assert parse_federation(GOOD).partner("tianjin").page("/achievements/42") is None
+    with pytest.raises(InvalidFederation, match="portal_url"):
+        parse_federation(with_change("partners.0.portal_url", "javascript:alert(1)"))

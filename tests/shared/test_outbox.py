@@ -228,3 +228,33 @@ async def test_ce_time_is_the_events_own_time_and_older_rows_keep_their_write_ti
         await consumer.stop()
         await producer.stop()
         await pool.close()
+
+
+async def test_derived_events_join_the_same_write_and_commit_with_it(database_url):
+    """A writer's ``derive`` makes events of the transaction's own (the public catalog's of the
+    listing's): written after them, in the same transaction, rolled back with it."""
+    from shared.outbox import OutboxWriter
+    from tests.support.pipeline import listing_event
+
+    pool = await prepare(database_url)
+    seen = []
+
+    async def derive(conn, events):
+        seen.append(await conn.fetchval("SELECT count(*) FROM outbox"))
+        return [e.model_copy(update={"listing_id": uuid.uuid4()}) for e in events]
+
+    writer = OutboxWriter("listing", derive)
+    first = listing_event(uuid.uuid4(), 0)
+    async with pool.acquire() as conn, conn.transaction():
+        await writer.add(conn, [first])
+    rows = await pool.fetch("SELECT aggregateid FROM outbox ORDER BY seq")
+    assert len(rows) == 2 and rows[0]["aggregateid"] == str(first.listing_id)
+    assert seen == [0]
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            await writer.add(conn, [listing_event(uuid.uuid4(), 1)])
+            raise RuntimeError("rolled back")
+    except RuntimeError:
+        pass
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 2
+    await pool.close()
