@@ -42,6 +42,7 @@ def create_app(
         routers=[achievements.router, demands.router, interests.router, search.router,
                  public.router, notifications.router, watches.router, webhooks.router],
         handlers=HANDLERS,
+        derive=handlers.public_catalog,
         deadlines={handlers.EXPIRY: handlers.on_expiry_due,
                    handlers.NOTIFY_ENDING: handlers.on_ending_due},
         jobs=[Job("listing-gauges", refresh_gauges,

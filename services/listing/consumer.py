@@ -1,5 +1,6 @@
 """The events the listing service follows: the procedures other services run on a listing,
-and what its accounts are told of (interest matches, watched listings, bids, objections)."""
+what its accounts are told of (interest matches, watched listings, bids, objections), and the
+partners' public catalog."""
 
 from __future__ import annotations
 
@@ -19,6 +20,12 @@ from shared.events.auction import (
     ObjectionResolved,
 )
 from shared.events.listing import ListingInterestMatched
+from shared.events.public.catalog import (
+    CatalogListingInTransaction,
+    CatalogListingPublished,
+    CatalogListingTraded,
+    CatalogListingWithdrawn,
+)
 from shared.events.registry import ContractRegistered
 
 HANDLERS: dict[type[Event], Handler] = {
@@ -34,4 +41,9 @@ HANDLERS: dict[type[Event], Handler] = {
     AuctionClosed: handlers.on_closed,
     ObjectionFiled: handlers.on_objection_filed,
     ObjectionResolved: handlers.on_objection_resolved,
+    # Partners' public catalog (their mirrored <alias>.techex.public.catalog).
+    CatalogListingPublished: handlers.on_partner_published,
+    CatalogListingInTransaction: handlers.on_partner_status,
+    CatalogListingWithdrawn: handlers.on_partner_status,
+    CatalogListingTraded: handlers.on_partner_status,
 }

@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import secrets
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
 import httpx
 
-from services.listing.domain import text
+from services.listing.domain import catalog, text
 from services.listing.domain.achievement import Achievement, Details, Status
 from services.listing.domain.demand import CallMode, Demand
 from services.listing.domain.errors import (
@@ -37,6 +38,7 @@ from services.listing.domain.notification import (
 )
 from services.listing.metrics import EXPIRED, NOTIFICATIONS, WEBHOOKS
 from services.listing.store import achievements, demands, notifications
+from services.listing.store import catalog as partner_catalog
 from shared.auth import Principal, authorize_region
 from shared.context import Tx
 from shared.events import Event
@@ -53,6 +55,12 @@ from shared.events.auction import (
     ObjectionResolved,
 )
 from shared.events.listing import ListingInterestMatched
+from shared.events.public.catalog import (
+    CatalogListingInTransaction,
+    CatalogListingPublished,
+    CatalogListingTraded,
+    CatalogListingWithdrawn,
+)
 from shared.events.registry import ContractRegistered
 from shared.problems import not_found
 from shared.scheduler import Deadline, schedule
@@ -233,6 +241,41 @@ async def on_deal(tx: Tx, e: DealConcluded) -> None:
 async def on_registered(tx: Tx, e: ContractRegistered) -> None:
     await _apply(tx, e.listing_id, lambda a, now: a.trade(
         procedure_id=str(e.deal_id or e.contract_id), cause=e.ce_type(), now=now))
+
+
+# -- the public catalog: what partners hear of, and what they tell ----------------------------
+
+async def public_catalog(conn: asyncpg.Connection, events: Sequence[Event]) -> list[Event]:
+    """The outbox's derive hook: for each listing a transaction's events changed (published,
+    in a procedure, back, withdrawn, expired, traded), its public catalog event, made from
+    the listing as it now stands in that transaction."""
+    derived = []
+    for listing_id, e in catalog.last_told(events).items():
+        a = await achievements.get_achievement(conn, listing_id)
+        public = catalog.public_event(a, e) if a is not None else None
+        if public is not None:
+            derived.append(public)
+    return derived
+
+
+async def on_partner_published(tx: Tx, e: CatalogListingPublished) -> None:
+    """A partner's listing is published (again): into the local search, unless a newer
+    revision of it is known."""
+    if tx.origin is None:
+        return  # this deployment's own catalog, which its own listings already are
+    await partner_catalog.put_published(tx.conn, tx.origin, e, tx.now())
+
+
+async def on_partner_status(tx: Tx, e: CatalogListingInTransaction | CatalogListingWithdrawn
+                            | CatalogListingTraded) -> None:
+    """A partner's listing went to a procedure (still shown), or was withdrawn or traded
+    there (gone from the search), unless a newer revision of it is known."""
+    if tx.origin is None:
+        return
+    status = {CatalogListingInTransaction: "in_transaction",
+              CatalogListingWithdrawn: "withdrawn", CatalogListingTraded: "traded"}[type(e)]
+    await partner_catalog.put_status(tx.conn, tx.origin, e.listing_id, revision=e.revision,
+                                     status=status, region=e.region, path=e.path, now=tx.now())
 
 
 # -- demands and interests -------------------------------------------------------------------

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Generic, Literal, Self, TypeVar
@@ -35,7 +37,9 @@ from services.listing.domain.ip import IpType, invalid_ip_number
 from services.listing.domain.notification import Kind as NotificationKind
 from shared.bounds import AwareTimestamp, Fen, FenParam, Flag, int_field, text
 from shared.events.listing import Holder
-from shared.regions import RegionCode
+from shared.federation import Partner
+from shared.regions import InvalidRegion, Region, RegionCode, RegionLevel
+from shared.settings import CommonSettings
 
 ABSTRACT_CHARS = 200
 """How much of an abstract or description a search hit shows."""
@@ -254,8 +258,36 @@ class Sort(StrEnum):
     NEWEST = "newest"        # every query word occurs; newest first
 
 
+class Origin(StrEnum):
+    """Whose listings a search looks at."""
+
+    LOCAL = "local"        # this deployment's own
+    PARTNERS = "partners"  # the partners' (their public catalog, mirrored here)
+    ALL = "all"
+
+
+def _province(code: str) -> str:
+    try:
+        region = Region.known(code)
+    except InvalidRegion as exc:
+        raise PydanticCustomError("province", "{reason}", {"reason": str(exc)}) from exc
+    if region.level is not RegionLevel.PROVINCE:
+        raise PydanticCustomError("province", "{code} is a {level}, not a province (PP0000)",
+                                  {"code": code, "level": region.level.value})
+    return code
+
+
+ProvinceCode = Annotated[str, Field(pattern=r"^[0-9]{2}0000$", examples=["120000"]),
+                         AfterValidator(_province)]
+
+
 class AchievementFilters(TextQuery):
     """What an achievement search filters on besides its status; list filters mean "any of"."""
+
+    origin: Origin = Field(default=Origin.ALL, description=(
+        "local: this deployment's listings; partners: the partners' published ones; all"))
+    province: list[ProvinceCode] = Field(default_factory=list, max_length=34, description=(
+        "Any of these provinces (PP0000): the listings of that province, ours or a partner's"))
 
     trl_min: int | None = Field(default=None, ge=1, le=9)
     trl_max: int | None = Field(default=None, ge=1, le=9)
@@ -328,6 +360,15 @@ class _Hit(BaseModel):
     highlight: list[str] = Field(description="Query words found in the title")
 
 
+class HitOrigin(BaseModel):
+    """The deployment a listing is published at: this one or a partner."""
+
+    alias: str = Field(examples=["tianjin"])
+    region: str = Field(description="the province it serves (000000: the national hub)",
+                        examples=["120000"])
+    name: str = Field(examples=["天津市"])
+
+
 class AchievementHit(_Hit):
     abstract: str = Field(description=f"The first {ABSTRACT_CHARS} characters")
     trl: int
@@ -336,6 +377,43 @@ class AchievementHit(_Hit):
     reference_price_fen: int | None
     status: Status
     published_at: datetime
+    origin: HitOrigin
+    origin_url: str | None = Field(description=(
+        "The listing's page at its origin (a partner's portal); null where the origin has "
+        "no portal configured"))
+
+
+@dataclass(frozen=True)
+class Places:
+    """Where listings come from: this deployment and its partners (``origin`` of a hit)."""
+
+    local: HitOrigin
+    local_portal: str | None = None
+    partners: dict[str, Partner] = dataclass_field(default_factory=dict)
+
+    @classmethod
+    def of(cls, common: CommonSettings) -> Places:
+        federation = common.federation
+        if federation is None:
+            try:
+                name = Region.known(common.region).name
+            except InvalidRegion:
+                name = common.region
+            return cls(HitOrigin(alias="local", region=common.region, name=name))
+        return cls(HitOrigin(alias=federation.alias, region=federation.region,
+                             name=federation.name),
+                   str(federation.portal_url).rstrip("/") if federation.portal_url else None,
+                   {p.alias: p for p in federation.partners})
+
+    def place(self, alias: str | None, path: str) -> tuple[HitOrigin, str | None]:
+        """The origin of a hit (``alias`` None: this deployment) and its page there."""
+        if alias is None:
+            return self.local, (self.local_portal + path) if self.local_portal else None
+        partner = self.partners.get(alias)
+        if partner is None:  # a partner since dropped from the file
+            return HitOrigin(alias=alias, region="", name=alias), None
+        return (HitOrigin(alias=partner.alias, region=partner.region, name=partner.name),
+                partner.page(path))
 
 
 class DemandHit(_Hit):
@@ -411,6 +489,14 @@ class PublicHolder(BaseModel):
     kind: Literal["university", "institute", "enterprise", "other"]
 
 
+class PublicOrigin(BaseModel):
+    """The deployment (province) a listing is published at."""
+
+    alias: str
+    region: str
+    name: str
+
+
 class PublicAchievementHit(BaseModel):
     """A published achievement in the public search."""
 
@@ -428,14 +514,19 @@ class PublicAchievementHit(BaseModel):
     highlight: list[str] = Field(description="Query words found in the title")
     score: float | None = Field(description="ts_rank_cd relevance in [0, 1); null without q "
                                 "or sorted by newest")
+    origin: PublicOrigin = Field(description="where it is published: here or a partner")
+    origin_url: str | None = Field(description="its page at the origin, if known")
 
     @classmethod
     def of(cls, hit: AchievementHit) -> PublicAchievementHit:
+        o = hit.origin
         return cls(id=hit.id, title=hit.title, abstract=hit.abstract, field=hit.field,
                    region=hit.region, trl=hit.trl, ip_type=hit.ip_type,
                    pricing_route=hit.pricing_route, reference_price_fen=hit.reference_price_fen,
                    status=hit.status, published_at=hit.published_at,
-                   highlight=list(hit.highlight), score=hit.score)
+                   highlight=list(hit.highlight), score=hit.score,
+                   origin=PublicOrigin(alias=o.alias, region=o.region, name=o.name),
+                   origin_url=hit.origin_url)
 
 
 class PublicAchievementPage(BaseModel):
@@ -537,7 +628,7 @@ class PublicDemand(BaseModel):
 
 
 PUBLIC_MODELS: tuple[type[BaseModel], ...] = (
-    PublicAchievementHit, PublicAchievementPage, PublicAchievement, PublicHolder,
+    PublicAchievementHit, PublicAchievementPage, PublicAchievement, PublicHolder, PublicOrigin,
     PublicDemandHit, PublicDemandPage, PublicDemand,
 )
 """Every model the public API answers with (the allow-list test reads it)."""

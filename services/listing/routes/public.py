@@ -18,6 +18,7 @@ from services.listing.domain.achievement import SEARCHABLE_STATUSES
 from services.listing.metrics import SEARCH_SECONDS
 from services.listing.schemas import (
     OpenDemandQuery,
+    Places,
     PublicAchievement,
     PublicAchievementHit,
     PublicAchievementPage,
@@ -50,7 +51,9 @@ async def published_achievements(query: Annotated[PublishedAchievementQuery, Que
     page.
     """
     with SEARCH_SECONDS.labels("public_achievements").time():
-        page = await search.search_achievements(runtime_of(request).pool, query.search())
+        runtime = runtime_of(request)
+        page = await search.search_achievements(runtime.pool, query.search(),
+                                                Places.of(runtime.common))
     return PublicAchievementPage(items=[PublicAchievementHit.of(h) for h in page.items],
                                  next_cursor=page.next_cursor)
 

@@ -18,6 +18,7 @@ from services.listing.schemas import (
     DemandQuery,
     Matches,
     Page,
+    Places,
 )
 from services.listing.store import matching, search
 from shared.problems import PROBLEM_RESPONSES, not_found
@@ -39,7 +40,8 @@ async def search_achievements(
     matches its whole subtree. Pass `next_cursor` back as `cursor` for the next page.
     """
     with SEARCH_SECONDS.labels("achievements").time():
-        return await search.search_achievements(runtime_of(request).pool, query)
+        runtime = runtime_of(request)
+        return await search.search_achievements(runtime.pool, query, Places.of(runtime.common))
 
 
 @router.get("/search/demands", response_model=Page[DemandHit])

@@ -46,13 +46,16 @@ from services.listing.schemas import (
     DemandHit,
     DemandQuery,
     Match,
+    Origin,
     Page,
+    Places,
     SearchQuery,
     Sort,
     TextQuery,
 )
 from shared.bounds import INT4_MAX
 from shared.regions import Region, RegionLevel
+from shared.settings import CommonSettings
 
 __all__ = [
     "AchievementQuery",
@@ -253,13 +256,33 @@ class _Target:
     table: str
     time_column: str
     columns: str
+    statistics: str = ""
+    """The table whose word statistics the fallback weighs (``table`` if empty)."""
 
 
+_HIT_COLUMNS = (f"id, title, left(abstract, {ABSTRACT_CHARS}) AS abstract, field, region, trl, "
+                "ip_type, pricing_route, reference_price_fen, status, published_at, title_words")
 _ACHIEVEMENTS = _Target(
     kind="achievements", table="achievements", time_column="published_at",
-    columns=f"id, title, left(abstract, {ABSTRACT_CHARS}) AS abstract, field, region, trl, "
-            "ip_type, pricing_route, reference_price_fen, status, published_at, title_words",
+    columns=f"{_HIT_COLUMNS}, NULL::text AS origin, NULL::text AS path",
 )
+_ROW = ("id, title, abstract, field, region::text AS region, trl, ip_type, pricing_route, "
+        "reference_price_fen, status, published_at, title_words, search_vector")
+_LOCAL_ROWS = f"SELECT {_ROW}, NULL::text AS origin, NULL::text AS path FROM achievements"
+_PARTNER_ROWS = (f"SELECT {_ROW}, origin, path FROM partner_listings"
+                 " WHERE status IN ('published', 'in_transaction') AND published_at IS NOT NULL")
+"""Partners' listings the search shows: published or in a procedure at their origin (a
+withdrawn or traded one is gone), and whose content was seen."""
+_PARTNERS = _Target(
+    kind="achievements", table=f"({_PARTNER_ROWS}) AS partner", time_column="published_at",
+    columns=f"{_HIT_COLUMNS}, origin, path", statistics="partner_listings",
+)
+_CATALOG = _Target(
+    kind="achievements", table=f"({_LOCAL_ROWS} UNION ALL {_PARTNER_ROWS}) AS catalog",
+    time_column="published_at", columns=f"{_HIT_COLUMNS}, origin, path",
+    statistics="achievements",
+)
+_BY_ORIGIN = {Origin.LOCAL: _ACHIEVEMENTS, Origin.PARTNERS: _PARTNERS, Origin.ALL: _CATALOG}
 _DEMANDS = _Target(
     kind="demands", table="demands", time_column="created_at",
     columns=f"id, title, left(description, {ABSTRACT_CHARS}) AS description, field, region, "
@@ -332,7 +355,7 @@ async def _fetch(db: Executor, target: _Target, filters: _Sql, page: _Page
 async def _fallback_words(db: Executor, target: _Target, keys: Sequence[str]) -> list[str]:
     """The words the fallback weighs: not the common ones (检测, 用于 …), which add little,
     while the cost of "k of n" grows with the number of listings holding any of the words."""
-    frequencies = await word_frequencies(db, target.table)
+    frequencies = await word_frequencies(db, target.statistics or target.table)
     return telling_words(keys, frequencies, common=COMMON_WORD)[:FALLBACK_WORDS]
 
 
@@ -384,26 +407,36 @@ async def _search(db: Executor, target: _Target, query: TextQuery, filters: _Sql
 
 
 def _hit_fields(row: asyncpg.Record) -> dict[str, Any]:
-    return {k: v for k, v in row.items() if k not in ("title_words", "matched")}
+    return {k: v for k, v in row.items()
+            if k not in ("title_words", "matched", "origin", "path")}
 
 
-async def search_achievements(db: Executor, query: AchievementQuery) -> Page[AchievementHit]:
-    """One page of achievements matching ``query``."""
+async def search_achievements(db: Executor, query: AchievementQuery,
+                              places: Places | None = None) -> Page[AchievementHit]:
+    """One page of achievements matching ``query``: this deployment's, its partners' or both
+    (``query.origin``), each hit with its origin (``places``: the settings' by default)."""
+    places = places or Places.of(CommonSettings())
     sql = _Sql()
     sql.any_of("status", query.status)
     sql.where.append("published_at IS NOT NULL")
     sql.any_of("field", query.field)
     sql.within(query.region)
+    if query.province:
+        sql.where.append(f"left(region, 2) = ANY({sql.arg([p[:2] for p in query.province])}"
+                         "::text[])")
     sql.at_least("trl", query.trl_min)
     sql.at_most("trl", query.trl_max)
     sql.any_of("ip_type", query.ip_type)
     sql.any_of("pricing_route", query.pricing_route)
     sql.at_least("reference_price_fen", query.price_min_fen)
     sql.at_most("reference_price_fen", query.price_max_fen)
-    rows, next_cursor, match, words = await _search(db, _ACHIEVEMENTS, query, sql,
+    rows, next_cursor, match, words = await _search(db, _BY_ORIGIN[query.origin], query, sql,
                                                     newest=query.sort is Sort.NEWEST)
-    items = [AchievementHit(**_hit_fields(r), highlight=_title_highlight(words, r["title_words"]))
-             for r in rows]
+    items = []
+    for r in rows:
+        origin, url = places.place(r["origin"], r["path"] or f"/achievements/{r['id']}")
+        items.append(AchievementHit(**_hit_fields(r), origin=origin, origin_url=url,
+                                    highlight=_title_highlight(words, r["title_words"])))
     return Page[AchievementHit](items=items, next_cursor=next_cursor, match=match, words=words)
 
 

@@ -81,7 +81,9 @@ async def test_file_submit_review_approve(listing, common):
     assert approved["expires_at"] == (T0 + timedelta(days=365)).isoformat().replace(
         "+00:00", "Z")
     assert _types(await _events(listing.db)) == ["listing.created", "listing.submitted",
-                                                 "listing.review_started", "listing.published"]
+                                                 "listing.review_started", "listing.published",
+                                                 # the derive hook's, for partners
+                                                 "public.catalog.listing_published"]
     public = await listing.get(f"/achievements/{listing_id}",
                                headers=bearer(common, Role.BUYER, "210100"))
     assert public.status_code == 200
@@ -181,7 +183,8 @@ async def test_published_listings_expire_at_the_end_of_their_period(listing, com
     got = await listing.get(f"/achievements/{listing_id}",
                             headers=bearer(common, Role.SELLER, "230100", "hit"))
     assert got.json()["status"] == "expired"
-    assert _types(await _events(listing.db))[-1] == "listing.expired"
+    assert _types(await _events(listing.db))[-2:] == ["listing.expired",
+                                                      "public.catalog.listing_withdrawn"]
 
 
 async def test_saved_interest_is_notified_when_a_matching_listing_is_published(listing, common):

@@ -25,7 +25,7 @@ from tests.support.services import bearer, running
 # The contract's fields, model by model: a public answer has these keys and no other.
 ACHIEVEMENT_HIT = {"id", "title", "abstract", "field", "region", "trl", "ip_type",
                    "pricing_route", "reference_price_fen", "status", "published_at",
-                   "highlight", "score"}
+                   "highlight", "score", "origin", "origin_url"}
 ACHIEVEMENT = {"id", "title", "abstract", "field", "industry", "keywords", "ip_type",
                "ip_numbers", "trl", "holders", "inventors", "transfer_mode", "pricing_route",
                "reference_price_fen", "region", "seller_id", "status", "published_at",
@@ -36,9 +36,11 @@ DEMAND = {"id", "enterprise_id", "title", "description", "field", "keywords", "r
           "budget_fen", "min_trl", "deadline", "status", "created_at", "proposals_count"}
 PAGE = {"items", "next_cursor"}
 HOLDER = {"name", "kind"}
+ORIGIN = {"alias", "region", "name"}
 ALLOWED = {"PublicAchievementHit": ACHIEVEMENT_HIT, "PublicAchievement": ACHIEVEMENT,
            "PublicDemandHit": DEMAND_HIT, "PublicDemand": DEMAND,
-           "PublicAchievementPage": PAGE, "PublicDemandPage": PAGE, "PublicHolder": HOLDER}
+           "PublicAchievementPage": PAGE, "PublicDemandPage": PAGE, "PublicHolder": HOLDER,
+           "PublicOrigin": ORIGIN}
 PRIVATE = {"reject_reason", "security_review", "dual_use", "public_welfare", "cross_border",
            "created_by", "created_at", "updated_at", "awarded_proposal", "match", "words"}
 
@@ -352,7 +354,8 @@ def test_the_public_operations_take_no_token_and_document_every_answer():
         assert "Retry-After" in operation["responses"]["429"]["headers"], path
     names = {p["name"] for p in public["/public/achievements"]["get"]["parameters"]}
     assert names == {"q", "field", "region", "trl_min", "trl_max", "ip_type", "pricing_route",
-                     "price_min_fen", "price_max_fen", "sort", "cursor", "limit"}
+                     "price_min_fen", "price_max_fen", "sort", "cursor", "limit", "origin",
+                     "province"}
     names = {p["name"] for p in public["/public/demands"]["get"]["parameters"]}
     assert names == {"q", "field", "region", "cursor", "limit"}
 
