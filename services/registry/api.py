@@ -7,10 +7,10 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.registry import consumer
 from services.registry.config import RegistrySettings
-from services.registry.consumer import HANDLERS
 from services.registry.metrics import refresh_gauges
-from services.registry.routes import contracts, public, statistics
+from services.registry.routes import contracts, national, public, statistics, subplatforms
 from shared import known_listings
 from shared.clock import Clock
 from shared.known_listings import known_listings_router
@@ -36,8 +36,9 @@ def create_app(
         ),
         migrations=MIGRATIONS,
         routers=[known_listings_router("registry"), contracts.router, statistics.router,
-                 public.router],
-        handlers=HANDLERS,
+                 national.router, public.router, national.public_router, subplatforms.router,
+                 subplatforms.root_router],
+        handlers=lambda runtime: consumer.table(runtime.common),
         jobs=[Job("registry-gauges", refresh_gauges,
                   every=timedelta(seconds=settings.gauge_seconds))],
     )

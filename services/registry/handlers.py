@@ -14,6 +14,7 @@ so a keyed request does not store their refusals (see :mod:`shared.idempotency`)
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,24 +29,38 @@ from services.registry.domain.contract import (
     turnover_added,
 )
 from services.registry.domain.statistics import Facts
+from services.registry.domain.summaries import summary_of
 from services.registry.domain.terms import ContractTerms, problems_of
 from services.registry.store import contracts as store
-from services.registry.store import listings, rollups
-from shared.auth import Principal, authorize_region
+from services.registry.store import listings, rollups, summaries
+from shared.auth import Principal, authorize_region, partner_of
 from shared.context import Command, Tx
 from shared.events.base import Event
 from shared.events.listing import ListingCreated
+from shared.events.public.contracts import ContractSummary, contract_key, province_of
 from shared.events.registry import RefusalReason
 from shared.events.settlement import SettlementCompleted
+from shared.federation import NATIONAL_REGION
 from shared.problems import ValidationFailed, field_errors, not_found
+from shared.settings import CommonSettings
+from shared.subplatforms import Subplatforms
 
 Turnover = tuple[Facts, int]
 """What a registration adds to the registered turnover: the contract's facts and the amount."""
 
 
-def review_period(settings: RegistrySettings) -> timedelta:
-    """How long a registrar has to decide a filing."""
-    return timedelta(days=settings.review_days)
+ReviewPeriod = Callable[[str], timedelta]
+"""A contract's region -> how long a registrar has to decide its filing."""
+
+
+def review_period(settings: RegistrySettings,
+                  subplatforms: Subplatforms | None = None) -> ReviewPeriod:
+    """How long a registrar has to decide a filing of a region: the review deadline of the
+    sub-platform covering it (calendar days), or ``review_days`` without sub-platforms."""
+    if subplatforms is None:
+        fixed = timedelta(days=settings.review_days)
+        return lambda region: fixed
+    return lambda region: timedelta(days=subplatforms.review_days(region))
 
 
 # -- the checks of the request, before the command's transaction --------------------------------
@@ -100,49 +115,54 @@ async def own_contract(db: asyncpg.Pool, principal: Principal, contract_id: uuid
 
 # -- commands ----------------------------------------------------------------------------------
 async def file_contract(tx: Command, principal: Principal, terms: ContractTerms, *,
-                        review: timedelta) -> Contract:
+                        review: ReviewPeriod) -> Contract:
     """File a contract signed outside the exchange (no deal); oral contracts are refused."""
     now = tx.now()
-    contract, events = Contract.file(terms, seller_id=principal.subject, now=now, review=review)
+    contract, events = Contract.file(terms, seller_id=principal.subject, now=now,
+                                     review=review(str(terms.seller.region)))
     await _save(tx, None, contract, events, now)
     return contract
 
 
 async def submit(tx: Command, principal: Principal, contract_id: uuid.UUID,
-                 terms: ContractTerms, *, review: timedelta) -> Contract:
+                 terms: ContractTerms, *, review: ReviewPeriod) -> Contract:
     """File a draft (or re-file a refused contract) with these terms."""
     before = await _load(tx.conn, contract_id, lock=True)
     now = tx.now()
-    after, events = before.submit(terms, by=principal.subject, now=now, review=review)
+    after, events = before.submit(terms, by=principal.subject, now=now,
+                                  review=review(str(terms.seller.region)))
     await _save(tx, before, after, events, now)
     return after
 
 
 async def amend(tx: Command, principal: Principal, contract_id: uuid.UUID,
-                terms: ContractTerms, *, review: timedelta) -> Contract:
+                terms: ContractTerms, *, review: ReviewPeriod) -> Contract:
     """File an amendment of a registered contract; it applies once a registrar registers it."""
     before = await _load(tx.conn, contract_id, lock=True)
     now = tx.now()
-    after, events = before.amend(terms, by=principal.subject, now=now, review=review)
+    after, events = before.amend(terms, by=principal.subject, now=now,
+                                 review=review(before.region))
     await _save(tx, before, after, events, now)
     return after
 
 
 async def cancel(tx: Command, principal: Principal, contract_id: uuid.UUID, reason: str, *,
-                 review: timedelta) -> Contract:
+                 review: ReviewPeriod) -> Contract:
     """File the cancellation of a registered contract."""
     before = await _load(tx.conn, contract_id, lock=True)
     now = tx.now()
-    after, events = before.cancel(reason, by=principal.subject, now=now, review=review)
+    after, events = before.cancel(reason, by=principal.subject, now=now,
+                                  review=review(before.region))
     await _save(tx, before, after, events, now)
     return after
 
 
-async def register(tx: Command, principal: Principal, contract_id: uuid.UUID
-                   ) -> tuple[Contract, Turnover | None]:
+async def register(tx: Command, principal: Principal, contract_id: uuid.UUID, *,
+                   origin: str | None = None) -> tuple[Contract, Turnover | None]:
     """Register the pending filing: the original (a number), an amendment or a cancellation.
     Returns the contract and what the registration adds to the turnover counter, which the
-    caller counts once the transaction has committed."""
+    caller counts once the transaction has committed. Its public summary (see
+    :func:`publish_summary`) goes out with it; ``origin`` is the deployment's region."""
     registrar_region = str(principal.region)
     before = await _decidable(tx, principal, contract_id)
     now = tx.now()
@@ -155,6 +175,7 @@ async def register(tx: Command, principal: Principal, contract_id: uuid.UUID
     after, events = before.register(by=principal.subject, registrar_region=registrar_region,
                                     now=now, registrar_code=code, sequence=sequence)
     await _save(tx, before, after, events, now)
+    await publish_summary(tx, before, after, origin)
     return after, turnover_added(before, after)
 
 
@@ -170,16 +191,52 @@ async def refuse(tx: Command, principal: Principal, contract_id: uuid.UUID,
 
 
 # -- event reactions ---------------------------------------------------------------------------
+def partner_regions(common: CommonSettings) -> dict[str, str]:
+    """The partners' provinces by alias (the national hub, of no province, left out)."""
+    federation = common.federation
+    return {p.alias: p.region for p in (federation.partners if federation else ())
+            if p.region != NATIONAL_REGION}
+
+
 async def on_listing_created(tx: Tx, event: ListingCreated) -> None:
     await listings.record_listing(tx.conn, event)
 
 
-async def on_settlement_completed(tx: Tx, event: SettlementCompleted) -> None:
-    """A pre-filled draft for the seller, once per deal (the deal id is the natural key)."""
+async def on_settlement_completed(tx: Tx, event: SettlementCompleted,
+                                  partners: Mapping[str, str] | None = None) -> None:
+    """A pre-filled draft for the seller, once per deal (the deal id is the natural key).
+    ``partners`` (alias -> province, :func:`partner_regions`): a buyer of a partner's
+    (``hebei:jizhong-steel``) is of that province, so the deal counts across provinces."""
     listing = await listings.listing_for_draft(tx.conn, event.listing_id)
-    contract, drafted = Contract.draft(event, listing)
+    alias = partner_of(event.buyer_id or "", partners or {})
+    contract, drafted = Contract.draft(event, listing,
+                                       buyer_region=partners[alias] if alias else None)
     if await store.save_contract(tx.conn, None, contract, event.completed_at):
         tx.publish(drafted)
+
+
+async def on_contract_summary(tx: Tx, event: ContractSummary) -> None:
+    """A partner's contract summary (registered, amended or cancelled), kept at its latest
+    revision under the contract's key: the same contract through two partners, or twice,
+    counts once. A summary whose key is not its origin and number, or whose origin is not
+    the seller's province, is refused (the consumer dead-letters it)."""
+    if (event.contract_key != contract_key(event.origin, event.registration_number)
+            or event.origin != province_of(event.seller_region)
+            or event.region != event.seller_region):
+        raise ValueError(f"summary {event.contract_key} of origin {event.origin} for a seller "
+                         f"in {event.seller_region} is inconsistent")
+    await summaries.record(tx.conn, event, tx.origin or "", tx.now())
+
+
+# -- public summaries --------------------------------------------------------------------------
+async def publish_summary(tx: Tx, before: Contract | None, after: Contract,
+                          origin: str | None) -> None:
+    """The public summary of a registration, amendment or cancellation: published on the
+    public topic and kept with the partners' (the cross-province flows read both)."""
+    summary = summary_of(before, after, origin)
+    if summary is not None:
+        await summaries.record(tx.conn, summary, None, tx.now())
+        tx.publish(summary)
 
 
 # -- loading and saving ------------------------------------------------------------------------

@@ -13,7 +13,8 @@ ALLOWED: dict[str, set[str]] = {
     # listing
     "PublicAchievementHit": {"id", "title", "abstract", "field", "region", "trl", "ip_type",
                              "pricing_route", "reference_price_fen", "status", "published_at",
-                             "highlight", "score"},
+                             "highlight", "score", "origin", "origin_url"},
+    "PublicOrigin": {"alias", "region", "name"},
     "PublicAchievement": {"id", "title", "abstract", "field", "industry", "keywords", "ip_type",
                           "ip_numbers", "trl", "holders", "inventors", "transfer_mode",
                           "pricing_route", "reference_price_fen", "region", "seller_id",
@@ -45,8 +46,25 @@ ALLOWED: dict[str, set[str]] = {
     # registry
     "PublicStatistics": {"region", "name", "year", "month", "published_at", "contracts",
                          "tech_amount_fen", "previous_year_tech_amount_fen", "growth_percent",
-                         "by_region", "by_category", "by_flow"},
+                         "by_region", "by_category", "by_flow", "target", "subplatforms",
+                         "cross_province"},
+    "PublicCrossProvince": {"outflow", "inflow"},
+    "PublicCrossProvinceRow": {"region", "name", "contracts", "amount_fen"},
+    "PublicNationalStatistics": {"year", "month", "published_at", "contracts",
+                                 "tech_amount_fen", "by_province", "by_category", "by_field"},
     "PublicStatisticsRow": {"key", "name", "contracts", "tech_amount_fen"},
+    # registry: the sub-platforms (GET /public/subplatforms) and their targets' progress
+    "PublicSubplatform": {"region", "region_name", "level", "parent", "name", "operator",
+                          "fees", "review_days", "subsidy_policy", "targets"},
+    "PublicFees": {"set_by", "auction", "listing", "negotiated"},
+    "PublicFeeSchedule": {"tiers", "minimum_fen", "maximum_fen"},
+    "PublicFeeTier": {"up_to_fen", "rate_bp"},
+    "PublicYearTarget": {"year", "growth_percent", "amount_fen", "contracts"},
+    "PublicTargetProgress": {"region", "name", "year", "through_month", "target", "contracts",
+                             "tech_amount_fen", "previous_year_tech_amount_fen",
+                             "growth_percent", "amount_progress_percent",
+                             "contracts_progress_percent", "growth_met", "amount_met",
+                             "contracts_met"},
 }
 """Field names a public model may have; pages have ``items`` and ``next_cursor`` only."""
 

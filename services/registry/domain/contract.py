@@ -170,9 +170,10 @@ def facts_of(terms: ContractTerms, year: int, month: int) -> Facts:
 
 
 def draft_terms(deal: SettlementCompleted, listing: Listed | None,
-                seller_id: str) -> dict[str, Any]:
+                seller_id: str, buyer_region: str | None = None) -> dict[str, Any]:
     """What the seller's draft is pre-filled with: the deal's figures and the listing's
-    subject. The seller completes the rest (the buyer's region, dates, category rules)."""
+    subject, and the buyer's region when known (a partner deployment's buyer: the partner's
+    province). The seller completes the rest (the buyer's region, dates, category rules)."""
     holders = listing.holders if listing else ()
     seller: dict[str, Any] = {"role": "seller", "party_id": seller_id, "country": "CN",
                               "region": deal.region,
@@ -180,6 +181,8 @@ def draft_terms(deal: SettlementCompleted, listing: Listed | None,
                               "entity_type": holders[0]["kind"] if holders else "other"}
     buyer: dict[str, Any] = {"role": "buyer", "party_id": deal.buyer_id,
                              "name": deal.buyer_id or "", "country": "CN"}
+    if buyer_region is not None:
+        buyer["region"] = buyer_region
     amount = deal.price_fen or deal.received_fen
     terms: dict[str, Any] = {"category": "transfer", "parties": [seller, buyer],
                              "total_amount_fen": amount, "tech_amount_fen": amount}
@@ -251,15 +254,16 @@ class Contract:
     # -- drafting and filing ----------------------------------------------------------------
     @classmethod
     def draft(cls, deal: SettlementCompleted, listing: Listed | None, *,
-              contract_id: uuid.UUID | None = None) -> tuple[Contract, ContractDrafted]:
+              contract_id: uuid.UUID | None = None, buyer_region: str | None = None
+              ) -> tuple[Contract, ContractDrafted]:
         """A settled deal's contract, pre-filled for its seller (the deal's, else the
-        listing's) to complete and file."""
+        listing's) to complete and file; ``buyer_region``: see :func:`draft_terms`."""
         seller_id = deal.seller_id or (listing.seller_id if listing else None)
         if seller_id is None:
             raise SellerUnknown(
                 f"deal {deal.deal_id} names no seller and its listing is unknown")
         contract = cls(contract_id or uuid.uuid4(), seller_id, deal.region, Status.DRAFT,
-                       draft_terms(deal, listing, seller_id), deal.completed_at,
+                       draft_terms(deal, listing, seller_id, buyer_region), deal.completed_at,
                        deal_id=deal.deal_id, listing_id=deal.listing_id)
         return contract, ContractDrafted(
             contract_id=contract.id, region=deal.region, actor="settlement",

@@ -43,3 +43,13 @@ class StatisticsNotPublished(NotFound):
 class SellerUnknown(ValueError):
     """A settled deal names no seller and its listing never reached this service (the event
     cannot be applied: no problem document, the consumer's error)."""
+
+
+class NationalHubFiling(Conflict):
+    slug = "registry-national-hub"
+    title = "The national hub registers no contracts"
+
+
+class NotTheNationalHub(NotFound):
+    slug = "registry-not-the-national-hub"
+    title = "Only the national hub serves the national statistics"

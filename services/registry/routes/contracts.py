@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 from typing import Annotated, Any
 
 import asyncpg
@@ -14,6 +13,7 @@ from pydantic import BaseModel
 from services.registry import handlers, metrics
 from services.registry.config import RegistrySettings
 from services.registry.domain.terms import ContractChanges, ContractTerms
+from services.registry.routes.national import refuse_on_the_hub
 from services.registry.schemas import Cancellation, ContractView, PendingFiling, Refusal
 from services.registry.store import contracts as store
 from shared.auth import Principal, Role, authorize_region, require
@@ -22,19 +22,22 @@ from shared.problems import PROBLEM_RESPONSES, not_found
 from shared.roles import Registrar, Seller
 from shared.service import runtime_of
 
-router = APIRouter(tags=["contracts"], responses=PROBLEM_RESPONSES)
+router = APIRouter(tags=["contracts"], responses=PROBLEM_RESPONSES,
+                   dependencies=[Depends(refuse_on_the_hub)])
+"""Every command answers 409 ``registry-national-hub`` on the national hub."""
 
 Reader = Annotated[Principal, Depends(require(Role.SELLER, Role.REGISTRAR, Role.REGULATOR,
                                               Role.OPERATOR))]
 Reviewer = Annotated[Principal, Depends(require(Role.REGISTRAR, Role.REGULATOR, Role.OPERATOR))]
 
 
-def _review(request: Request) -> timedelta:
-    settings: RegistrySettings = runtime_of(request).settings  # type: ignore[assignment]
-    return handlers.review_period(settings)
+def _review(request: Request) -> handlers.ReviewPeriod:
+    runtime = runtime_of(request)
+    settings: RegistrySettings = runtime.settings  # type: ignore[assignment]
+    return handlers.review_period(settings, runtime.common.subplatforms)
 
 
-Review = Annotated[timedelta, Depends(_review)]
+Review = Annotated[handlers.ReviewPeriod, Depends(_review)]
 
 
 def _given(changes: BaseModel) -> dict[str, Any]:
@@ -103,9 +106,10 @@ async def submit(contract_id: uuid.UUID, request: Request, principal: Seller, re
 async def register(contract_id: uuid.UUID, request: Request, principal: Registrar,
                    key: IdempotencyKey = None) -> Response:
     """Register the filing awaiting a decision: the contract, an amendment or a cancellation."""
-    async with runtime_of(request).transaction(
-            await Once.of_request(request, principal, key)) as tx:
-        _, added = await handlers.register(tx, principal, contract_id)
+    runtime = runtime_of(request)
+    async with runtime.transaction(await Once.of_request(request, principal, key)) as tx:
+        _, added = await handlers.register(tx, principal, contract_id,
+                                           origin=runtime.common.region)
         answer = tx.answer(200, await view(tx.conn, contract_id))
     metrics.count_turnover(added)  # once committed
     return answer

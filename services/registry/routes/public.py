@@ -15,7 +15,9 @@ from fastapi import APIRouter, Request
 
 from services.registry.domain.errors import StatisticsNotPublished
 from services.registry.domain.statistics import YEAR, growth_percent, published_at
+from services.registry.routes.cross_province import public_cross_province
 from services.registry.routes.statistics import Month, RegionParam, Year, known_region, region_name
+from services.registry.routes.subplatforms import target_progress
 from services.registry.schemas import PublicStatistics, PublicStatisticsRow
 from services.registry.store import rollups
 from shared.problems import PROBLEM_RESPONSES
@@ -62,10 +64,13 @@ async def public_statistics(request: Request, region: RegionParam, year: Year,
                                     contracts=r["contracts"], tech_amount_fen=r["amount_fen"])
                 for r in records]
 
+    own, subplatforms = await target_progress(runtime, region, year, month)
     return PublicStatistics(
         region=region, name=known.full_name, year=year, month=month,
         published_at=ends.astimezone(UTC), contracts=contracts, tech_amount_fen=amount,
         previous_year_tech_amount_fen=previous, growth_percent=growth_percent(amount, previous),
         by_region=rows(await rollups.children(pool, region, year, bucket), names=True),
         by_category=rows(await rollups.breakdown(pool, region, year, bucket, "category")),
-        by_flow=rows(await rollups.breakdown(pool, region, year, bucket, "flow")))
+        by_flow=rows(await rollups.breakdown(pool, region, year, bucket, "flow")),
+        target=own, subplatforms=subplatforms,
+        cross_province=await public_cross_province(pool, region, year, month))

@@ -12,6 +12,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from services.registry.domain.statistics import YEAR, growth_percent
+from services.registry.routes.cross_province import cross_province
+from services.registry.routes.subplatforms import target_progress
 from services.registry.schemas import By, Row, Statistics
 from services.registry.store import rollups
 from shared.auth import Principal, Role, require_region
@@ -40,14 +42,19 @@ async def _statistics(request: Request, region: str, year: int, month: int | Non
     else:
         rows = await rollups.breakdown(pool, region, year, bucket, by)
     growth = growth_percent(amount, previous)
-    target = runtime.settings.growth_target_percent  # type: ignore[attr-defined]
+    own, subplatforms = await target_progress(runtime, region, year, month)
+    own_growth = own.target.growth_percent if own and own.target else None
+    target = (runtime.settings.growth_target_percent  # type: ignore[attr-defined]
+              if own_growth is None else own_growth)
     return Statistics(
         region=region, name=known.full_name, year=year, month=month, by=by,
         contracts=contracts, tech_amount_fen=amount, previous_year_tech_amount_fen=previous,
         growth_percent=growth, growth_target_percent=target,
         target_met=None if growth is None else Decimal(str(growth)) >= target,
         rows=[Row(key=r["key"], name=region_name(r["key"]) if by == "region" else None,
-                  contracts=r["contracts"], tech_amount_fen=r["amount_fen"]) for r in rows])
+                  contracts=r["contracts"], tech_amount_fen=r["amount_fen"]) for r in rows],
+        target=own, subplatforms=subplatforms,
+        cross_province=await cross_province(pool, region, year, month))
 
 
 def known_region(region: str) -> Region:

@@ -34,7 +34,8 @@ async def test_a_filed_contract_is_registered_with_a_number_and_tax_flags(regist
     assert registered["registration_number"] == "2026230100010001"
     assert registered["filings"][0]["status"] == "registered"
     assert await outbox_types(registry.db) == ["cn.techex.contract.filed.v1",
-                                               "cn.techex.contract.registered.v1"]
+                                               "cn.techex.contract.registered.v1",
+                                               "cn.techex.public.contracts.registered.v1"]
 
 
 async def test_the_same_contract_is_never_registered_twice(registry):
@@ -157,9 +158,12 @@ async def test_amendment_and_cancellation_go_through_the_registrar(registry):
     assert gone.json()["status"] == "cancelled"
     assert await outbox_types(registry.db) == [
         "cn.techex.contract.filed.v1", "cn.techex.contract.registered.v1",
+        "cn.techex.public.contracts.registered.v1",
         "cn.techex.contract.filed.v1", "cn.techex.contract.amended.v1",
+        "cn.techex.public.contracts.amended.v1",
         "cn.techex.contract.filed.v1", "cn.techex.contract.refused.v1",
-        "cn.techex.contract.filed.v1", "cn.techex.contract.cancelled.v1"]
+        "cn.techex.contract.filed.v1", "cn.techex.contract.cancelled.v1",
+        "cn.techex.public.contracts.cancelled.v1"]
 
 
 async def test_overdue_filings_are_visible_and_counted(registry, clock):

@@ -55,4 +55,26 @@ async def test_a_command_publishes_through_its_transaction(registry):
     assert registered.registration is not None
     assert added is not None and added[1] == filed_terms.tech_amount_fen
     assert await _outbox(registry.db) == [("cn.techex.contract.filed.v1", "230102"),
-                                          ("cn.techex.contract.registered.v1", "230102")]
+                                          ("cn.techex.contract.registered.v1", "230102"),
+                                          ("cn.techex.public.contracts.registered.v1",
+                                           "230102")]
+
+
+async def test_a_partner_buyers_deal_drafts_a_contract_across_provinces(registry, clock,
+                                                                        tmp_path):
+    from services.registry import consumer
+    from shared.settings import CommonSettings
+    from tests.support.partners import tianjin_file
+
+    common = CommonSettings(federation_file=tianjin_file(tmp_path))
+    table = consumer.table(common)
+    deal = SettlementCompleted(deal_id=uuid.uuid4(), region="230102", received_fen=100,
+                               completed_at=NOW, seller_id="hit-university",
+                               buyer_id="hebei:jizhong-steel")
+    await deliver(registry.db, "registry", table[SettlementCompleted], deal, clock)
+    local = deal.model_copy(update={"deal_id": uuid.uuid4(), "buyer_id": "shanxi:x"})
+    await deliver(registry.db, "registry", table[SettlementCompleted], local, clock)
+    drafts = (await registry.get("/drafts", headers=registry.seller)).json()
+    buyers = {d["deal_id"]: d["terms"]["parties"][1] for d in drafts}
+    assert buyers[str(deal.deal_id)]["region"] == "130000"  # Hebei's inflow
+    assert "region" not in buyers[str(local.deal_id)]  # no partner of this deployment

@@ -35,7 +35,9 @@ async def test_filing_refusal_refiling_registration_amendment_and_cancellation_o
     assert await outbox_types(registry.db) == [
         "cn.techex.contract.filed.v1", "cn.techex.contract.refused.v1",
         "cn.techex.contract.filed.v1", "cn.techex.contract.registered.v1",
+        "cn.techex.public.contracts.registered.v1",
         "cn.techex.contract.filed.v1", "cn.techex.contract.amended.v1",
+        "cn.techex.public.contracts.amended.v1",
         "cn.techex.contract.filed.v1"]
     assert await fetchval(registry.db, "SELECT last FROM registration_counters") == 1
     gone = await retried(registry, "POST", f"/contracts/{cid}/registration", key="register-3",
@@ -46,7 +48,8 @@ async def test_filing_refusal_refiling_registration_amendment_and_cancellation_o
                             key="register-4", headers=registry.registrar)
     assert nothing.status_code == 409
     assert nothing.json()["type"] == "urn:techex:problem:registry-no-pending-filing"
-    assert (await outbox_types(registry.db))[-1] == "cn.techex.contract.cancelled.v1"
+    assert (await outbox_types(registry.db))[-2:] == [
+        "cn.techex.contract.cancelled.v1", "cn.techex.public.contracts.cancelled.v1"]
 
 
 async def test_the_same_key_with_other_changes_is_refused(registry):

@@ -186,6 +186,6 @@ def test_the_operation_is_public_and_its_views_are_allow_listed(common):
     assert set(schemas.PublicStatistics.model_fields) == {
         "region", "name", "year", "month", "published_at", "contracts", "tech_amount_fen",
         "previous_year_tech_amount_fen", "growth_percent", "by_region", "by_category",
-        "by_flow"}
+        "by_flow", "target", "subplatforms", "cross_province"}
     assert set(schemas.PublicStatisticsRow.model_fields) == {
         "key", "name", "contracts", "tech_amount_fen"}

@@ -107,6 +107,16 @@ def test_a_settled_deal_leaves_a_draft_prefilled_from_the_deal_and_the_listing()
         draft.id, "settlement", NOW)
 
 
+def test_a_partner_buyers_draft_names_the_buyers_province():
+    draft, _ = Contract.draft(settled(buyer_id="hebei:jizhong-steel"), listed(),
+                              buyer_region="130000")
+    assert draft.terms["parties"][1] == {
+        "role": "buyer", "party_id": "hebei:jizhong-steel", "name": "hebei:jizhong-steel",
+        "country": "CN", "region": "130000"}
+    plain, _ = Contract.draft(settled(), listed())
+    assert "region" not in plain.terms["parties"][1]
+
+
 def test_a_draft_is_the_listings_sellers_when_the_deal_names_none():
     draft, drafted = Contract.draft(settled(seller_id=None), listed())
     assert draft.seller_id == drafted.seller_id == "listing-seller"
