@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Callable
@@ -245,23 +246,29 @@ def start_prometheus(stack: Stack):
     return prometheus
 
 
+def _stop_on_signals() -> threading.Event:
+    """Set once SIGINT or SIGTERM arrives: `up` stops its processes then."""
+    stopping = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopping.set())
+    return stopping
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     from shared.auth import Role, mint_token
     from shared.settings import CommonSettings
 
+    if args.federation:
+        return _up_federation(args)
+    if args.profile != "dev":
+        print("techex up: --profile goes with --federation", file=sys.stderr)
+        return 2
     stack = Stack("dev")
     print("Bringing up the embedded stack (Kafka, PostgreSQL)…", flush=True)
     started = stack.up()
     procs: dict[str, subprocess.Popen] = {}
     prometheus = None
-    stopping = False
-
-    def stop(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
+    stopping = _stop_on_signals()
     try:
         print("Starting the services…", flush=True)
         log_dir = stack.home / "logs"
@@ -292,7 +299,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         print("A service that exits is started again; one that keeps crashing stops the "
               "exchange.")
         print("Ctrl-C stops everything.", flush=True)
-        supervisor.run(lambda: stopping)
+        supervisor.run(stopping.is_set)
         return 0
     finally:
         print("Stopping…", flush=True)
@@ -301,6 +308,40 @@ def cmd_up(args: argparse.Namespace) -> int:
         stop_services(procs)
         if started and not args.keep_stack:
             stack.down()
+        print("Stopped.", flush=True)
+
+
+def _up_federation(args: argparse.Namespace) -> int:
+    """`techex up --federation`: Tianjin, Hebei and the hub, their services and portals."""
+    from techex.federated import FederationLayout
+
+    layout = FederationLayout(args.profile)
+    print("Bringing up the federation layout (three Kafka clusters, their MirrorMakers, "
+          "PostgreSQL)…", flush=True)
+    started = layout.up(log=lambda line: print(line, flush=True))
+    stopping = _stop_on_signals()
+    try:
+        print("Starting the services of each deployment…", flush=True)
+        layout.start()
+        supervisor = layout.supervisor(say=lambda line: print(line, flush=True))
+        print("\nThe federation is up.\n")
+        for name, state in layout.stack.status().items():
+            print(f"  {name:16} {state}")
+        print()
+        for line in layout.describe():
+            print(f"  {line}" if line else "")
+        print(f"  logs        {layout.home}/<alias>/logs")
+        print(f"  partners    {layout.home}/<alias>.json   keys {layout.home}/keys")
+        profile = "" if args.profile == "dev" else f" --profile {args.profile}"
+        print(f"\nOne simulation clock for all: `bin/techex clock{profile} advance 7d`.")
+        print("Ctrl-C stops everything.", flush=True)
+        supervisor.run(stopping.is_set)
+        return 0
+    finally:
+        print("Stopping…", flush=True)
+        layout.stop()
+        if started and not args.keep_stack:
+            layout.down()
         print("Stopped.", flush=True)
 
 
@@ -368,6 +409,17 @@ def cmd_token(args: argparse.Namespace) -> int:
     from shared.settings import CommonSettings
 
     subject = args.subject or f"{args.role}-{args.region}"
+    if args.deployment:
+        from techex.federated import FederationLayout
+
+        layout = FederationLayout(args.profile)
+        if args.deployment not in layout.aliases:
+            print(f"techex token: no deployment {args.deployment!r} in the federation layout "
+                  f"({', '.join(layout.aliases)})", file=sys.stderr)
+            return 2
+        print(layout.token(args.deployment, args.role, args.region, subject,
+                           ttl=timedelta(hours=args.ttl_hours)))
+        return 0
     print(mint_token(CommonSettings(), subject, Role(args.role), args.region,
                      ttl=timedelta(hours=args.ttl_hours)))
     return 0
@@ -399,6 +451,8 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Seed the running exchange and simulate a trading day on it (see techex.demo)."""
+    if args.federation:
+        return _demo_federation(args)
     from shared.settings import CommonSettings
     from techex.client import ExchangeClient
     from techex.demo import Demo
@@ -431,6 +485,36 @@ def cmd_demo(args: argparse.Namespace) -> int:
     run_sync(day())
     print(f"\nWatch it: Prometheus http://127.0.0.1:{PORTS['dev']}/graph "
           "(Grafana: deploy/grafana, see deploy/README.md)")
+    return 0
+
+
+def _demo_federation(args: argparse.Namespace) -> int:
+    """`techex demo --federation`: a trade across the border of the running federation layout
+    (see techex.crossborder)."""
+    import uuid
+
+    from techex.crossborder import CrossBorder
+    from techex.federated import FederationLayout
+
+    layout = FederationLayout(args.profile)
+    for name in layout.names():
+        if not _answers_ready(layout.ready_url(name), timeout=3):
+            print(f"techex demo: {name} does not answer; start the federation with "
+                  f"`bin/techex up --federation` first.", file=sys.stderr)
+            return 2
+
+    async def trade() -> None:
+        tianjin, hebei, hub = (layout.exchange(a) for a in ("tianjin", "hebei", "national"))
+        try:
+            border = CrossBorder(tianjin, hebei, say=lambda line: print(line, flush=True))
+            done = await border.run(f"DEMO-{uuid.uuid4().hex[:6].upper()}")
+            await border.counted(done, hub)
+        finally:
+            for api in (tianjin, hebei, hub):
+                await api.aclose()
+
+    run_sync(trade())
+    print("\nSee it: " + ", ".join(f"{a} {layout.url(a, PORTAL)}" for a in layout.aliases))
     return 0
 
 
@@ -482,6 +566,11 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("up", help="the stack, the four services and the public portal; "
                                   "Ctrl-C stops them")
     s.add_argument("--keep-stack", action="store_true", help="leave Kafka and PostgreSQL running")
+    s.add_argument("--federation", action="store_true",
+                   help="Tianjin, Hebei and the national hub instead, each on its own Kafka "
+                        "cluster and ports with its services and portal (see README, Federation)")
+    s.add_argument("--profile", choices=["dev", "test"], default="dev",
+                   help="with --federation: the profile's ports and data")
     s.set_defaults(func=cmd_up)
 
     s = sub.add_parser("serve", help="run one service process (or the public portal's)")
@@ -508,6 +597,10 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--region", required=True, help="GB/T 2260 code, e.g. 230100")
     s.add_argument("--subject")
     s.add_argument("--ttl-hours", type=float, default=12)
+    s.add_argument("--deployment", help="a deployment of the federation layout (tianjin, hebei, "
+                                        "national): signed with its key, for its issuer")
+    s.add_argument("--profile", choices=["dev", "test"], default="dev",
+                   help="with --deployment: the profile's federation layout")
     s.set_defaults(func=cmd_token)
 
     s = sub.add_parser("events", help="the event catalog")
@@ -523,6 +616,11 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("demo", help="seed the running exchange and simulate a trading day")
     s.add_argument("--auctions", type=int, default=4, choices=range(1, 6), metavar="1-5",
                    help="auctions to run, one per province (default 4)")
+    s.add_argument("--federation", action="store_true",
+                   help="instead: a Hebei enterprise buys a Tianjin achievement across the "
+                        "border, on the layout of `techex up --federation`")
+    s.add_argument("--profile", choices=["dev", "test"], default="dev",
+                   help="with --federation: the profile's layout")
     s.set_defaults(func=cmd_demo)
 
     s = sub.add_parser("test", help="run the lint and the test suite (starts its own stack)")

@@ -76,10 +76,14 @@ def test_service_runs_the_image_against_kafka_and_its_own_database(service, monk
 
     # The environment reaches the settings the service reads (names and prefixes are real).
     env = {k: str(v) for k, v in spec["environment"].items() if "${" not in str(v)}
+    # The partner file is the one the service mounts from deploy/.
+    mounts = dict(reversed(v.split(":")[:2]) for v in spec["volumes"])
+    env["TECHEX_FEDERATION_FILE"] = str(DEPLOY / mounts[env["TECHEX_FEDERATION_FILE"]])
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     common = CommonSettings()
     assert common.kafka_bootstrap_servers == "kafka:9092"
+    assert common.federation is not None and common.federation.region == common.region
     assert common.topic_prefix == env["TECHEX_TOPIC_PREFIX"]
     url = env[f"{service.upper()}_DATABASE_URL"]
     assert _service_settings(service).database_url == url

@@ -99,7 +99,7 @@ def test_references_resolve():
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_service_deployment(service, monkeypatch):
+def test_service_deployment(service, monkeypatch, tmp_path):
     deployment = by_kind("Deployment")[service]
     pod = deployment["spec"]["template"]
     (container,) = pod["spec"]["containers"]
@@ -117,6 +117,17 @@ def test_service_deployment(service, monkeypatch):
     env.update(documents(K8S / "secret.example.yaml")[0]["stringData"])
     wanted = {e["name"] for e in container["env"]}
     assert {"TECHEX_JWT_SECRET", f"{service.upper()}_DATABASE_URL"} <= wanted
+    # The partner file comes from the techex-federation ConfigMap, mounted where it is named.
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+    assert volumes["federation"]["configMap"]["name"] == "techex-federation"
+    directory, file = env["TECHEX_FEDERATION_FILE"].rsplit("/", 1)
+    assert mounts["federation"] == directory
+    [generated] = [g for g in generated_config_maps() if g["metadata"]["name"]
+                   == "techex-federation"]
+    partners = tmp_path / file
+    partners.write_text(generated["data"][file])
+    env["TECHEX_FEDERATION_FILE"] = str(partners)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     settings = _service_settings(service)
@@ -125,6 +136,7 @@ def test_service_deployment(service, monkeypatch):
     common = CommonSettings()
     assert common.kafka_bootstrap_servers == env["KAFKA_BOOTSTRAP_SERVERS"]
     assert common.jwt_secret == env["TECHEX_JWT_SECRET"]
+    assert common.federation is not None and common.federation.region == common.region
 
     headless = by_kind("Service")[f"{service}-pods"]["spec"]
     assert headless["clusterIP"] == "None" and headless["publishNotReadyAddresses"] is True

@@ -1,5 +1,6 @@
-"""The `exchange` fixture: the four services as processes, as `techex up` runs them; and
-`kafka_cluster`: three Kafka nodes of a test's own, for tests that kill brokers."""
+"""The `exchange` fixture: the four services as processes, as `techex up` runs them;
+`kafka_cluster`: three Kafka nodes of a test's own, for tests that kill brokers; and
+`federation`: Tianjin, Hebei and the national hub as `techex up --federation` runs them."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from shared.kafka import wait_until_ready
+from techex.federated import FederationLayout
 from techex.stack.kafka import EmbeddedKafka
 from techex.stack.stack import SERVICES, run_sync
 from tests.support.auction_processes import free_port
 from tests.support.exchange import Exchange
+from tests.support.federation import running_federation
 
 
 @pytest.fixture
@@ -41,3 +44,12 @@ def kafka_cluster(tmp_path) -> Iterator[EmbeddedKafka]:
         yield cluster
     finally:
         cluster.down()
+
+
+@pytest.fixture(scope="session")
+def federation(tmp_path_factory) -> Iterator[FederationLayout]:
+    """The federation layout of the test profile with every deployment's services and portal,
+    for the whole run (see tests/support/federation.py)."""
+    with running_federation(tmp_path_factory.mktemp("federation"),
+                            log=lambda msg: print(msg, flush=True)) as layout:
+        yield layout
