@@ -46,10 +46,11 @@ def kafka_cluster(tmp_path) -> Iterator[EmbeddedKafka]:
         cluster.down()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def federation(tmp_path_factory) -> Iterator[FederationLayout]:
     """The federation layout of the test profile with every deployment's services and portal,
-    for the whole run (see tests/support/federation.py)."""
+    for one module (see tests/support/federation.py): stopped after it, because the cluster
+    tests of tests/techex/stack/ start layouts of their own on the same ports."""
     with running_federation(tmp_path_factory.mktemp("federation"),
                             log=lambda msg: print(msg, flush=True)) as layout:
         yield layout

@@ -1,5 +1,5 @@
 """The federation on one machine, end to end: Tianjin, Hebei and the national hub as
-`techex up --federation` runs them (the session's `federation` fixture), each deployment on
+`techex up --federation` runs them (the module's `federation` fixture), each deployment on
 its own Kafka cluster, databases, ports and token key.
 
 A test reaches a deployment through ``federation.client(alias)`` (base URLs per service,
