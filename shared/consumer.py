@@ -23,7 +23,7 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, KafkaError
 
 from shared.clock import Clock, SystemClock
-from shared.context import Tx
+from shared.context import Received, Tx
 from shared.db import CONNECTION_ERRORS
 from shared.envelope import Envelope, EnvelopeError
 from shared.events import (
@@ -287,7 +287,9 @@ class ConsumerRunner:
         """The handler in a transaction context; what it published joins the outbox here."""
         assert p.handler is not None and p.event is not None
         origin = self.origins.get(p.record.topic)
-        tx = Tx(conn, self.clock, p.envelope, origin.alias if origin else None)
+        record = p.record
+        tx = Tx(conn, self.clock, p.envelope, origin.alias if origin else None,
+                Received(record.topic, record.partition, record.offset))
         await p.handler(tx, p.event)
         await tx.flush(self.outbox)
 

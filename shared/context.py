@@ -9,6 +9,7 @@ region, which the outbox records.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -24,16 +25,26 @@ from shared.idempotency import Answer, Once, Replayed
 from shared.outbox import OutboxWriter
 from shared.problems import Problem
 
-__all__ = ["Command", "Tx"]
+__all__ = ["Command", "Received", "Tx"]
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """The Kafka position a consumed event was read at."""
+
+    topic: str
+    partition: int
+    offset: int
 
 
 class Tx:
     """The connection (inside an open transaction), the service clock and ``publish``."""
 
-    __slots__ = ("clock", "conn", "envelope", "events", "origin")
+    __slots__ = ("clock", "conn", "envelope", "events", "origin", "received")
 
     def __init__(self, conn: asyncpg.Connection, clock: Clock,
-                 envelope: Envelope | None = None, origin: str | None = None) -> None:
+                 envelope: Envelope | None = None, origin: str | None = None,
+                 received: Received | None = None) -> None:
         self.conn = conn
         self.clock = clock
         self.envelope = envelope
@@ -41,6 +52,8 @@ class Tx:
         self.origin = origin
         """The alias of the partner deployment a consumed event came from (it arrived on a
         mirrored topic); None for this deployment's own events and outside handlers."""
+        self.received = received
+        """Where a consumed event was read (topic, partition, offset); None elsewhere."""
         self.events: list[Event] = []
 
     def now(self) -> datetime:

@@ -100,6 +100,8 @@ class ServiceSpec:
     """Deadline kind -> handler; ``build_app`` runs a scheduler for them."""
     jobs: Sequence[Job] = ()
     parts: Sequence[Part[Any]] = ()
+    consume_own_public: bool = False
+    """Also read this deployment's own public topics (not only the partners' mirrors)."""
     derive: Derive | None = None
     """Events derived from those every transaction publishes, in it (the public catalog's)."""
     startup: Sequence[Hook] = ()
@@ -172,10 +174,13 @@ class Runtime:
             await asyncio.sleep(every)
 
 
-def consumed_topics(handlers: Handlers, common: CommonSettings) -> list[str]:
+def consumed_topics(handlers: Handlers, common: CommonSettings,
+                    own_public: bool = False) -> list[str]:
     """The topics of the events ``handlers`` take: this deployment's own for its events, the
-    partners' mirrored ones (never its own) for public events."""
-    return sorted({*(common.topic(t.aggregate) for t in handlers if not t.is_public()),
+    partners' mirrored ones for public events — and this deployment's own public topics too
+    with ``own_public`` (the records service keeps what this deployment published)."""
+    return sorted({*(common.topic(t.aggregate) for t in handlers
+                     if own_public or not t.is_public()),
                    *partner_origins(handlers, common)})
 
 
@@ -253,7 +258,8 @@ def build_app(
             runtime.parts[p.kind] = p.build(runtime)
         handlers = runtime.handlers = _resolve(spec.handlers, runtime)
         deadlines = _resolve(spec.deadlines, runtime)
-        topics = produced_topics(common) + consumed_topics(handlers, common)
+        consumed = consumed_topics(handlers, common, spec.consume_own_public)
+        topics = produced_topics(common) + consumed
         await ensure_topics(common.kafka_bootstrap_servers,
                             topics + [dlq_topic(t) for t in topics], common.topic_partitions,
                             common.topic_replication)
@@ -267,7 +273,7 @@ def build_app(
         if handlers:
             runtime.consumer = ConsumerRunner(
                 name=spec.name, bootstrap=common.kafka_bootstrap_servers, pool=runtime.pool,
-                producer=runtime.producer, topics=consumed_topics(handlers, common),
+                producer=runtime.producer, topics=consumed,
                 handlers=handlers, max_batch=settings.consumer_batch,
                 retries=settings.consumer_retries, group_id=common.group(spec.name),
                 outbox=runtime.outbox, clock=runtime.clock,

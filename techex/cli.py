@@ -13,7 +13,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from techex.stack.process import StackError
@@ -266,6 +266,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     stack = Stack("dev")
     print("Bringing up the embedded stack (Kafka, PostgreSQL)…", flush=True)
     started = stack.up()
+    _ensure_pdf_font()
     procs: dict[str, subprocess.Popen] = {}
     prometheus = None
     stopping = _stop_on_signals()
@@ -433,6 +434,35 @@ def cmd_events(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_records(args: argparse.Namespace) -> int:
+    """`techex records verify`: recompute the archive's hash chain; exit 1 at a bad row."""
+    import asyncpg
+
+    from services.records.handlers import verify_chain
+
+    url = args.database_url or os.environ.get("RECORDS_DATABASE_URL") \
+        or Stack(args.profile).database_url("records")
+
+    async def check():
+        conn = await asyncpg.connect(url)
+        try:
+            return await verify_chain(conn, args.since)
+        finally:
+            await conn.close()
+
+    checked = run_sync(check())
+    first = checked.last_seq - checked.rows + 1
+    if checked.broken is None:
+        print(f"The chain holds: {checked.rows} rows checked ({first}–{checked.last_seq}), "
+              f"head {checked.head.hex()}.")
+        return 0
+    bad = checked.broken
+    event = f" (event {bad.event_id})" if bad.event_id else ""
+    print(f"The chain is broken at row {bad.seq}{event}: {bad.reason}.\n"
+          f"{checked.rows} rows before it hold ({first}–{checked.last_seq}).")
+    return 1
+
+
 def cmd_seed(args: argparse.Namespace) -> int:
     """Load the realistic sample set into the listing service's database."""
     from techex.seed.listing import seed_listing
@@ -518,6 +548,17 @@ def _demo_federation(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ensure_pdf_font() -> None:
+    """The Chinese font of the records service's PDFs (Debian's package, installed when it is
+    missing and we may); without it the PDFs answer 503 and everything else runs."""
+    from services.records.documents import FontMissing, ensure_font
+
+    try:
+        ensure_font(log=lambda msg: print(msg, flush=True))
+    except FontMissing as exc:
+        print(f"techex: {exc}", file=sys.stderr)
+
+
 def cmd_test(args: argparse.Namespace) -> int:
     """The lint (ruff, as configured in pyproject.toml), then the tests."""
     from techex.stack.chromium import ensure_chromium
@@ -536,6 +577,7 @@ def cmd_test(args: argparse.Namespace) -> int:
         ensure_chromium()
     except StackError as exc:
         print(f"techex: {exc}", file=sys.stderr)
+    _ensure_pdf_font()
     return subprocess.call([sys.executable, "-m", "pytest", *args.pytest_args], cwd=REPO)
 
 
@@ -608,6 +650,17 @@ def parser() -> argparse.ArgumentParser:
     e = events.add_parser("schema", help="write a JSON Schema per event type and an AsyncAPI doc")
     e.add_argument("directory")
     e.set_defaults(func=cmd_events)
+
+    s = sub.add_parser("records", help="the archive of every event")
+    records = s.add_subparsers(dest="records_command", required=True)
+    r = records.add_parser("verify", help="recompute the archive's hash chain and name the "
+                                          "first bad row (exit 1)")
+    r.add_argument("--from", dest="since", type=date.fromisoformat, metavar="DATE",
+                   help="from the first row archived on DATE (Asia/Shanghai, YYYY-MM-DD)")
+    r.add_argument("--database-url", help="the records database (default: "
+                                          "RECORDS_DATABASE_URL, else the embedded stack's)")
+    r.add_argument("--profile", choices=["dev", "test"], default="dev")
+    r.set_defaults(func=cmd_records)
 
     s = sub.add_parser("seed", help="load realistic sample achievements, demands and interests")
     s.add_argument("--keep-stack", action="store_true")

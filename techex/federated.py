@@ -3,10 +3,10 @@
 deployment), the profile's one PostgreSQL, and each deployment's services as supervised
 processes on their own ports.
 
-What runs: a province (Tianjin, Hebei) runs the four services and its portal; the national hub
+What runs: a province (Tianjin, Hebei) runs the five services and its portal; the national hub
 (region 000000) runs only listing and registry, and its portal. Deployment *i* of the layout
 has the ports ``FEDERATION_BASE[profile] + offset + 10·i``: broker +0, controller +1, listing
-+4, auction +5, settlement +6, registry +7, portal +8.
++4, auction +5, settlement +6, registry +7, portal +8, records +9.
 
 Each deployment gets, in ``.techex/<profile>/federation/``:
 

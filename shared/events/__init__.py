@@ -7,6 +7,7 @@ Importing this package registers all event modules, so :func:`lookup` and
 from shared.events import auction as auction
 from shared.events import listing as listing
 from shared.events import public as public
+from shared.events import records as records
 from shared.events import registry as registry
 from shared.events import settlement as settlement
 from shared.events.base import (

@@ -42,8 +42,10 @@ LOCAL_DEPLOYMENTS = ("tianjin", "hebei", "national")
 FEDERATION_BASE = {"dev": 19040, "test": 29040}
 DEPLOYMENT_SPACING = 10
 MAX_DEPLOYMENTS = 5
-SERVICE_PORTS = {service: 4 + i for i, service in enumerate(SERVICES)}
-"""Where in its block of ten each deployment's services will listen (listing +4 … registry +7)."""
+SERVICE_PORTS = {"listing": 4, "auction": 5, "settlement": 6, "registry": 7, "records": 9}
+"""Where in its block of ten each deployment's services will listen (listing +4 … registry +7,
+records +9; the portal has +8)."""
+assert set(SERVICE_PORTS) == set(SERVICES), "every service has its place in the block"
 
 
 @dataclass(frozen=True)

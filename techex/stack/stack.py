@@ -22,7 +22,7 @@ from techex.stack.kafka import EmbeddedKafka, running_nodes
 from techex.stack.postgres import EmbeddedPostgres
 from techex.stack.process import StackError
 
-SERVICES = ("listing", "auction", "settlement", "registry")
+SERVICES = ("listing", "auction", "settlement", "registry", "records")
 REPO = Path(__file__).resolve().parents[2]
 
 

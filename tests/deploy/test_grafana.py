@@ -30,6 +30,9 @@ KNOWN_METRICS = {
     "techex_settlement_deposits_held_fen", "techex_settlement_overdue_payments",
     "techex_settlement_subsidies_assessed_fen_total", "techex_registry_turnover_fen_total",
     "techex_registry_filings_pending", "techex_registry_filings_overdue",
+    "techex_records_archived_total", "techex_records_chain_length",
+    "techex_records_archive_delay_seconds", "techex_records_digest",
+    "techex_records_certificates_total", "techex_records_certificates_cancelled_total",
 }
 # What an operator of the exchange must see on the dashboard.
 SHOWN = {
@@ -40,6 +43,9 @@ SHOWN = {
     "techex_settlement_overdue_payments", "techex_consumer_lag", "techex_outbox_backlog",
     "techex_outbox_oldest_age_seconds", "techex_events_dead_lettered_total",
     "techex_http_requests_total", "techex_http_request_duration_seconds",
+    "techex_records_chain_length", "techex_records_archive_delay_seconds",
+    "techex_records_digest", "techex_records_certificates_total",
+    "techex_records_certificates_cancelled_total",
 }
 GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__interval": "1m", "$__range": "1h"}
 

@@ -173,22 +173,26 @@ def test_auction_pods_advertise_their_own_address_for_forwarding(monkeypatch):
     assert _service_settings("auction").own_url() == "http://10.1.2.3:8002"
 
 
-def test_both_secrets_come_from_the_secret_and_the_example_holds_no_usable_one(monkeypatch):
+def test_every_secret_comes_from_the_secret_and_the_example_holds_no_usable_one(monkeypatch):
     from shared.settings import DEVELOPMENT_FLAG, InsecureSecrets, refuse_development_secrets
 
-    (container,) = by_kind("Deployment")["settlement"]["spec"]["template"]["spec"]["containers"]
-    refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"]
-            if "secretKeyRef" in e.get("valueFrom", {})}
-    assert {"TECHEX_JWT_SECRET", "SETTLEMENT_BANK_CALLBACK_SECRET"} <= set(refs)
     assert not any("SECRET" in k for k in by_kind("ConfigMap")["techex-config"]["data"])
-
     monkeypatch.delenv(DEVELOPMENT_FLAG, raising=False)
     monkeypatch.delenv("TECHEX_CLOCK_SHIFT_FILE", raising=False)
     for key, value in documents(K8S / "secret.example.yaml")[0]["stringData"].items():
         monkeypatch.setenv(key, value)
-    with pytest.raises(InsecureSecrets) as caught:
-        refuse_development_secrets(CommonSettings(), _service_settings("settlement"))
-    assert caught.value.variables == ["TECHEX_JWT_SECRET", "SETTLEMENT_BANK_CALLBACK_SECRET"]
+    refused = {}
+    for service in SERVICES:
+        (container,) = by_kind("Deployment")[service]["spec"]["template"]["spec"]["containers"]
+        refs = {e["name"]: e["valueFrom"]["secretKeyRef"]["key"] for e in container["env"]
+                if "secretKeyRef" in e.get("valueFrom", {})}
+        with pytest.raises(InsecureSecrets) as caught:
+            refuse_development_secrets(CommonSettings(), _service_settings(service))
+        # Each secret the service checks reaches its pod from the Secret, under its own name.
+        assert {v: v for v in caught.value.variables}.items() <= refs.items(), service
+        refused[service] = caught.value.variables
+    assert refused["settlement"] == ["TECHEX_JWT_SECRET", "SETTLEMENT_BANK_CALLBACK_SECRET"]
+    assert refused["records"] == ["TECHEX_JWT_SECRET", "RECORDS_SIGNING_KEY"]
 
 
 def test_no_deploy_file_carries_a_development_secret():

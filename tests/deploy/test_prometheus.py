@@ -20,6 +20,7 @@ REQUIRED_ALERTS = {
     "TechexServiceDown", "TechexHttpErrorRateHigh", "TechexConsumerLagHigh",
     "TechexOutboxStalled", "TechexDeadLettersGrowing", "TechexDeadlinesFiringLate",
     "TechexDeadlinesOverdue", "TechexPaymentsOverdue", "TechexRegistrationsOverdue",
+    "TechexArchiveFallingBehind", "TechexArchiveDigestMissing",
 }
 
 

@@ -1,5 +1,5 @@
 """The README's walk through the main flow, run as written (bash, curl, `techex`) against the
-four service processes: what a newcomer copies and pastes works."""
+service processes: what a newcomer copies and pastes works."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from tests.support.exchange import Exchange
 
 pytestmark = pytest.mark.timeout(300)
 
-PORTS = {"listing": 8001, "auction": 8002, "settlement": 8003, "registry": 8004}
+PORTS = {"listing": 8001, "auction": 8002, "settlement": 8003, "registry": 8004,
+         "records": 8005}
 
 
 def walkthrough() -> str:
@@ -39,7 +40,8 @@ def _for(exchange: Exchange, script: str) -> str:
 async def test_the_readme_walkthrough_runs_as_written(exchange: Exchange, tmp_path):
     script = walkthrough()
     assert "bin/techex clock advance 7d" in script and "localhost:8002" in script
-    env = {**os.environ, "TECHEX_CLOCK_SHIFT_FILE": str(exchange.clock_file)}
+    env = {**os.environ, "TECHEX_CLOCK_SHIFT_FILE": str(exchange.clock_file),
+           "RECORDS_DATABASE_URL": exchange.databases["records"]}
     done = await asyncio.to_thread(
         subprocess.run, ["bash", "-euo", "pipefail", "-c", _for(exchange, script)],
         cwd=tmp_path, env=env, capture_output=True,
@@ -54,6 +56,12 @@ async def test_the_readme_walkthrough_runs_as_written(exchange: Exchange, tmp_pa
     assert "event: bid" in out and "event: state" in out     # the live view
     assert "completed" in lines and "True" in lines          # settled; the ledger balances
     assert re.search(r"^\d{16}$", out, re.M)                  # the registration number
-    assert lines[-1] == "traded"
+    assert "traded" in lines
+    # the record: the dossier, the certificate checked online, the report, the chain
+    assert "concluded" in lines[lines.index("traded"):]
+    assert '"status":"valid"' in out and '"signature_valid":true' in out
+    assert lines[-3:-1] == ["True", "175000000"]
+    assert lines[-1].startswith("The chain holds:")
+    assert (tmp_path / "dossier.pdf").read_bytes().startswith(b"%PDF-")
     stats = json.loads(next(line for line in lines if line.startswith('{"region":"230000"')))
     assert (stats["contracts"], stats["tech_amount_fen"]) == (1, 175_000_000)

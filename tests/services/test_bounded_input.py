@@ -1,6 +1,6 @@
 """Hostile values get 422 problem+json from every service and change nothing: an amount of
-10^30 fen, a float amount, a cursor or count of 2^40, a NUL in text — the same rule in all four
-services, each over its real database."""
+10^30 fen, a float amount, a cursor or count of 2^40, a NUL in text — the same rule in every
+service, each over its real database."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from services.auction.api import create_app as auction_app
 from services.auction.config import AuctionSettings
 from services.listing.api import create_app as listing_app
 from services.listing.config import ListingSettings
+from services.records.api import create_app as records_app
+from services.records.config import RecordsSettings
 from services.registry.api import create_app as registry_app
 from services.registry.config import RegistrySettings
 from services.settlement.api import create_app as settlement_app
@@ -40,6 +42,7 @@ SERVICES: dict[str, tuple[Callable[..., Any], type]] = {
     "auction": (auction_app, AuctionSettings),
     "settlement": (settlement_app, SettlementSettings),
     "registry": (registry_app, RegistrySettings),
+    "records": (records_app, RecordsSettings),
 }
 
 # (service, role, method, path, json body or query parameters, the field blamed)
@@ -100,12 +103,25 @@ CASES: list[Case] = [
      "body.project_name"),
     ("registry", Role.SELLER, "POST", f"/contracts/{SOMEWHERE}/submission",
      {"deliverable": NUL}, "body.deliverable"),
+    # records: a year of 10^30, a count of 2^40, a NUL in a holder and in a PDF
+    ("records", Role.SELLER, "GET", "/reports/annual", {"holder": "hit", "year": HUGE},
+     "query.year"),
+    ("records", Role.SELLER, "GET", "/reports/annual", {"holder": NUL, "year": 2026},
+     "query.holder"),
+    ("records", Role.REGULATOR, "GET", "/procedures", {"limit": CURSOR}, "query.limit"),
+    ("records", Role.REGULATOR, "GET", "/public/chain/digests", {"limit": CURSOR},
+     "query.limit"),
+    ("records", Role.BUYER, "POST", "/public/certificates/JYJZ-230000-2026-000001/check",
+     {"pdf": NUL}, "body.pdf"),
+    ("records", Role.BUYER, "POST", "/public/certificates/JYJZ-230000-2026-000001/check",
+     {"sha256": 1.5}, "body.sha256"),
 ]
 
 PRINCIPALS = {Role.SELLER: ("hit-university", "230100"),
               Role.BUYER: ("longjiang-coatings", "230103"),
               Role.OPERATOR: ("harbin-exchange", "230100"),
-              Role.REGISTRAR: ("harbin-registrar", "230100")}
+              Role.REGISTRAR: ("harbin-registrar", "230100"),
+              Role.REGULATOR: ("hlj-kjt", "230000")}
 
 
 @pytest.fixture(scope="module", params=sorted(SERVICES))
@@ -163,7 +179,9 @@ async def test_a_body_sent_as_text_is_415_and_garbage_400_on_every_service(servi
     path, role = {"listing": ("/achievements", Role.SELLER),
                   "auction": (f"/auctions/{SOMEWHERE}/bids", Role.BUYER),
                   "settlement": ("/deposits", Role.OPERATOR),
-                  "registry": ("/contracts", Role.SELLER)}[name]
+                  "registry": ("/contracts", Role.SELLER),
+                  "records": ("/public/certificates/JYJZ-230000-2026-000001/check",
+                              Role.BUYER)}[name]
     subject, region = PRINCIPALS[role]
     headers = bearer(client.common, role, region, subject)
     before = await row_counts(url)

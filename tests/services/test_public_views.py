@@ -65,6 +65,17 @@ ALLOWED: dict[str, set[str]] = {
                              "growth_percent", "amount_progress_percent",
                              "contracts_progress_percent", "growth_met", "amount_met",
                              "contracts_met"},
+    # records: the chain's head and digests, a certificate's online verification
+    "PublicChainHead": {"seq", "head", "last_digest"},
+    "PublicDigest": {"day", "seq", "head", "events", "digested_at"},
+    "PublicDigests": {"items", "next_before"},
+    "PublicCertificate": {"number", "kind", "status", "cancelled_at", "issued_at", "region",
+                          "achievement", "route", "price_fen", "concluded_at", "settled_at",
+                          "seller_name", "registration_number", "registered_at", "category",
+                          "tech_amount_fen", "digest", "signature", "signature_valid",
+                          "pdf_sha256"},
+    "PublicPdfCheck": {"number", "matches", "sha256", "status"},
+    "PublicSigningKey": {"kty", "crv", "x", "use", "alg"},
 }
 """Field names a public model may have; pages have ``items`` and ``next_cursor`` only."""
 
@@ -76,7 +87,7 @@ contact in, and is an input model: it is not shown)."""
 
 PAGE = {"items", "next_cursor"}
 
-SERVICES = ("listing", "auction", "registry")
+SERVICES = ("listing", "auction", "registry", "records")
 
 
 def _public_models() -> list[type[BaseModel]]:

@@ -14,13 +14,14 @@ import pytest
 
 from shared.problems import Problem
 
-SERVICES = ("listing", "auction", "settlement", "registry")
+SERVICES = ("listing", "auction", "settlement", "registry", "records")
 ROOT = Path(__file__).resolve().parents[2]
 
 REQUIRED = {"__init__", "config", "domain", "handlers", "schemas", "routes", "consumer",
             "metrics", "api", "migrations"}
-ALLOWED = REQUIRED | {"store", "policies"}
-"""``store`` is a module or a package; ``policies`` holds data files (fee and subsidy policies)."""
+ALLOWED = REQUIRED | {"store", "policies", "documents"}
+"""``store`` is a module or a package; ``policies`` holds data files (fee and subsidy policies);
+``documents`` renders what a service answers as PDF and CSV (the records service)."""
 
 
 def _top_level(service: str) -> set[str]:
