@@ -6,7 +6,12 @@ processes as in production: this one writes events in transactions and runs the 
 service). Latency is measured from an event's time (taken as the command writes it) to the
 moment the consuming handler applies it.
 
-    .venv/bin/python bench/pipeline.py [--events 40000] [--rate 1000] [--seconds 10]
+With ``--records`` the records service runs beside them (its own process, `techex serve
+records`) and archives the same events: the ``records_*`` figures say whether its hash chain
+keeps up — the archive's delay behind an event's time at the paced rate, and how long after
+the consumer it had archived every event of the throughput and drain phases.
+
+    .venv/bin/python bench/pipeline.py [--events 40000] [--rate 1000] [--seconds 10] [--records]
 
 The last line printed is one JSON object with the figures.
 """
@@ -16,6 +21,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import socket
 import statistics
 import sys
 import time
@@ -117,6 +124,61 @@ async def wait_applied(pool: asyncpg.Pool, phase: str, n: int, timeout: float) -
     raise TimeoutError(f"{phase}: not all {n} events applied within {timeout}s")
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def start_records(stack: Stack, common: CommonSettings, tag: str
+                        ) -> tuple[asyncio.subprocess.Process, str]:
+    """The records service over the benchmark's topics and a database of its own; returns
+    once it consumes (its process and its database URL)."""
+    admin = await asyncpg.connect(stack.admin_database_url())
+    await create_database(admin, f"bench_{tag}_records")
+    await admin.close()
+    url = stack.admin_database_url().rsplit("/", 1)[0] + f"/bench_{tag}_records"
+    port = free_port()
+    env = {**os.environ, "RECORDS_DATABASE_URL": url, "RECORDS_PORT": str(port),
+           "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap, "TECHEX_TOPIC_PREFIX": common.topic_prefix,
+           "TECHEX_TOPIC_PARTITIONS": str(common.topic_partitions),
+           "TECHEX_LOG_LEVEL": "WARNING", "TECHEX_DEVELOPMENT": "1"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "techex", "serve", "records", "--port", str(port), env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    deadline = time.perf_counter() + 90
+    while time.perf_counter() < deadline:
+        if proc.returncode is not None:
+            raise RuntimeError("the records service exited while starting")
+        try:
+            conn = await asyncpg.connect(url)
+        except (OSError, asyncpg.PostgresError):
+            await asyncio.sleep(0.5)
+            continue
+        try:
+            ready = await conn.fetchval("SELECT to_regclass('archive') IS NOT NULL")
+        finally:
+            await conn.close()
+        if ready:
+            await asyncio.sleep(3)  # its consumer joins its group
+            return proc, url
+        await asyncio.sleep(0.5)
+    raise RuntimeError("the records service did not start")
+
+
+async def wait_archived(pool: asyncpg.Pool, phase: str, n: int, timeout: float) -> datetime:
+    """When the records service had archived the phase's ``n`` events (its last row's time)."""
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        if await pool.fetchval("SELECT count(*) FROM archive WHERE payload->'listing'->>'title'"
+                               " = $1", phase) >= n:
+            return await pool.fetchval(
+                "SELECT max(archived_at) FROM archive WHERE payload->'listing'->>'title' = $1",
+                phase)
+        await asyncio.sleep(0.5)
+    raise TimeoutError(f"records: not all {n} events of {phase} archived within {timeout}s")
+
+
 def pct(values: list[float], p: float) -> float:
     return statistics.quantiles(values, n=1000, method="inclusive")[int(p * 10) - 1]
 
@@ -145,6 +207,11 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict:
     writer = OutboxWriter("listing")
     aggregates = [uuid.uuid4() for _ in range(500)]
     n = args.events // args.writers * args.writers
+    records: dict = {}
+    archive_pool = records_proc = records_url = None
+    if args.records:
+        records_proc, records_url = await start_records(stack, common, tag)
+        archive_pool = await create_pool(records_url, min_size=1, max_size=2)
     try:
         # Warm-up: the consumer joins its group and the relay takes its lock.
         await write(pool, writer, 200, 10, "warmup", aggregates)
@@ -157,6 +224,14 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict:
             "SELECT extract(epoch FROM applied_at - written_at) * 1000 AS ms"
             " FROM bench_applied WHERE phase = 'latency'")
         latencies = [float(r["ms"]) for r in rows]
+        if archive_pool is not None:
+            await wait_archived(archive_pool, "latency", sent, 120)
+            delays = [float(r["ms"]) for r in await archive_pool.fetch(
+                "SELECT extract(epoch FROM archived_at - occurred_at) * 1000 AS ms"
+                " FROM archive WHERE payload->'listing'->>'title' = 'latency'")]
+            records.update(records_delay_p50_ms=round(pct(delays, 50), 2),
+                           records_delay_p99_ms=round(pct(delays, 99), 2),
+                           records_delay_max_ms=round(max(delays), 2))
 
         # 2. Throughput with the commands writing while the pipeline runs.
         started = datetime.now(UTC)
@@ -165,6 +240,11 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict:
         write_rate = n / (datetime.now(UTC) - started).total_seconds()
         done = await wait_applied(pool, "throughput", n, 300)
         throughput = n / (done - started).total_seconds()
+        if archive_pool is not None:
+            archived = await wait_archived(archive_pool, "throughput", n, 600)
+            records.update(
+                records_throughput_events_per_s=round(n / (archived - started).total_seconds()),
+                records_behind_consumer_s=round(max(0.0, (archived - done).total_seconds()), 2))
 
         # 3. Drain: a backlog already in the outbox, relay and consumer alone.
         relay_task.cancel()
@@ -173,7 +253,15 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict:
                                for _ in range(args.writers)))
         started = datetime.now(UTC)
         relay_task = asyncio.create_task(relay.run())
-        drain = n / (await wait_applied(pool, "drain", n, 300) - started).total_seconds()
+        drained = await wait_applied(pool, "drain", n, 300)
+        drain = n / (drained - started).total_seconds()
+        if archive_pool is not None:
+            archived = await wait_archived(archive_pool, "drain", n, 600)
+            records.update(
+                records_drain_events_per_s=round(n / (archived - started).total_seconds()),
+                records_drain_behind_consumer_s=round(
+                    max(0.0, (archived - drained).total_seconds()), 2),
+                records_chain_rows=await archive_pool.fetchval("SELECT seq FROM chain_head"))
     finally:
         relay_task.cancel()
         await asyncio.gather(relay_task, return_exceptions=True)
@@ -181,8 +269,14 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict:
         await consumer.wait()
         await producer.stop()
         await pool.close()
+        if records_proc is not None:
+            records_proc.terminate()
+            await records_proc.wait()
+        if archive_pool is not None:
+            await archive_pool.close()
         admin = await asyncpg.connect(stack.admin_database_url())
         await admin.execute(f'DROP DATABASE IF EXISTS "bench_{tag}" WITH (FORCE)')
+        await admin.execute(f'DROP DATABASE IF EXISTS "bench_{tag}_records" WITH (FORCE)')
         await admin.close()
         await delete_topics(stack.bootstrap, f"bench{tag}.")
     return {
@@ -200,6 +294,7 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict:
         "latency_p95_ms": round(pct(latencies, 95), 2),
         "latency_p99_ms": round(pct(latencies, 99), 2),
         "latency_max_ms": round(max(latencies), 2),
+        **records,
     }
 
 
@@ -214,6 +309,8 @@ def main() -> None:
     p.add_argument("--partitions", type=int, default=4)
     p.add_argument("--rate", type=float, default=1000, help="events/s for the latency phase")
     p.add_argument("--seconds", type=float, default=10)
+    p.add_argument("--records", action="store_true",
+                   help="also run the records service and measure its archive")
     args = p.parse_args()
     stack = Stack("dev")
     started = stack.up()
@@ -230,6 +327,12 @@ def main() -> None:
     print(f"latency at {args.rate:.0f} events/s, one event per transaction: "
           f"p50 {figures['latency_p50_ms']} ms, p95 {figures['latency_p95_ms']} ms, "
           f"p99 {figures['latency_p99_ms']} ms, max {figures['latency_max_ms']} ms")
+    if args.records:
+        print(f"records: archived {figures['records_delay_p50_ms']} ms (p50) / "
+              f"{figures['records_delay_p99_ms']} ms (p99) after each event at {args.rate:.0f}/s;"
+              f" {figures['records_throughput_events_per_s']} events/s under the throughput "
+              f"phase, done {figures['records_behind_consumer_s']} s after the consumer; "
+              f"a full outbox archived {figures['records_drain_behind_consumer_s']} s after")
     print(json.dumps(figures))
 
 

@@ -1,7 +1,8 @@
 """`techex up` keeps the exchange up: each service process killed with SIGKILL in turn is
 started again by the supervisor (the same functions `techex up` runs) and answers ``/readyz``
 within 30 s, the other processes keep running, and what it accepted before the kill is still
-there; a service that keeps crashing stops the whole exchange with a message naming it."""
+there (the records service: every event archived once, its chain whole); a service that
+keeps crashing stops the whole exchange with a message naming it."""
 
 from __future__ import annotations
 
@@ -141,6 +142,21 @@ async def test_each_service_killed_in_turn_comes_back_alone_with_what_it_accepte
     # and the events it missed while it was down arrive: the listing filed before the kills
     await ex.until("registry", f"/listings/{filed['id']}", op, lambda body: True,
                    "the registry to learn of the listing")
+
+    # records: killed while it archives; back, its chain holds every event of the auction once
+    took["records"] = await _kill_and_wait_back(ex, "records")
+
+    async def archived() -> list[dict] | None:
+        r = await ex.client.get(ex.url("records", f"/dossiers/{aid}"), headers=op)
+        if r.status_code != 200:
+            return None
+        steps = r.json()["steps"]
+        bids = [s for s in steps if s["kind"] == "auction.bid_accepted"]
+        return steps if len(bids) == 4 else None
+    steps = await wait_for(archived, "the archive to hold the auction's four bids")
+    assert len({s["event_id"] for s in steps}) == len(steps)
+    regulator = ex.as_(Role.REGULATOR, "230000", "hlj-kjt")
+    assert (await ex.call("records", "GET", "/chain/verification", regulator))["ok"] is True
 
     for service in SERVICES:
         assert ex.supervisor.restarts(service) == 1

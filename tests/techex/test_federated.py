@@ -26,14 +26,14 @@ def layout(tmp_path, profile: str = "dev", **env: str) -> FederationLayout:
     return FederationLayout(profile, env={"TECHEX_HOME": str(tmp_path), **env})
 
 
-def test_provinces_run_four_services_and_the_hub_only_listing_and_registry(tmp_path):
+def test_provinces_run_five_services_and_the_hub_only_listing_and_registry(tmp_path):
     fed = layout(tmp_path)
     assert fed.aliases == ["tianjin", "hebei", "national"]
     assert fed.services("tianjin") == fed.services("hebei") == SERVICES
     assert fed.services("national") == HUB_SERVICES == ("listing", "registry")
     assert fed.processes("national") == ("listing", "registry", "portal")
     assert "national.auction" not in fed.names() and "national.settlement" not in fed.names()
-    assert len(fed.names()) == 5 + 5 + 3
+    assert len(fed.names()) == 6 + 6 + 3
 
 
 def test_ports_of_each_block_and_the_offset(tmp_path):
@@ -41,7 +41,7 @@ def test_ports_of_each_block_and_the_offset(tmp_path):
     assert fed.urls("hebei") == {
         "listing": "http://127.0.0.1:30954", "auction": "http://127.0.0.1:30955",
         "settlement": "http://127.0.0.1:30956", "registry": "http://127.0.0.1:30957",
-        "portal": "http://127.0.0.1:30958"}
+        "records": "http://127.0.0.1:30959", "portal": "http://127.0.0.1:30958"}
     assert fed.port("national", "portal") == 30968
     dev = layout(tmp_path)
     assert [dev.port(a, "listing") for a in dev.aliases] == [19044, 19054, 19064]
@@ -71,7 +71,7 @@ def test_each_process_gets_its_deployments_cluster_region_databases_key_and_cloc
     # Keys and databases are each deployment's own.
     assert len({fed.env_of(a)["TECHEX_JWT_PUBLIC_KEY"] for a in fed.aliases}) == 3
     urls = [fed.database_url(a, s) for a in fed.aliases for s in fed.services(a)]
-    assert len(set(urls)) == len(urls) == 10
+    assert len(set(urls)) == len(urls) == 12
 
 
 def test_the_callers_token_settings_do_not_leak_into_a_deployment(tmp_path):

@@ -39,7 +39,7 @@ def test_ports_move_with_the_offset(tmp_path):
     hebei = stack.deployment("hebei")
     assert (hebei.ports.kafka, hebei.ports.controller) == (35050, 35051)
     assert hebei.ports.services == {"listing": 35054, "auction": 35055, "settlement": 35056,
-                                    "registry": 35057}
+                                    "registry": 35057, "records": 35059}
 
 
 def test_local_partners_are_reached_on_their_local_cluster_and_others_left_out(tmp_path):

@@ -30,7 +30,7 @@ def test_external_kafka_and_databases_skip_the_embedded_parts(tmp_path):
 def test_the_embedded_default_gives_each_service_its_own_database(tmp_path):
     stack = Stack("dev", env={"TECHEX_HOME": str(tmp_path)})
     urls = {stack.database_url(s) for s in SERVICES}
-    assert len(urls) == 4
+    assert len(urls) == len(SERVICES) == 5
     assert stack.database_url("listing").endswith(":15432/techex_listing")
     assert stack.bootstrap == "127.0.0.1:19092"
 
