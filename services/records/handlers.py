@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
+from pydantic_core import from_json
 
 from services.records import metrics
 from services.records.config import RecordsSettings
@@ -115,9 +116,8 @@ def archived_of(tx: Tx, seq: int = 0) -> tuple[bytes, Archived]:
     _, value, headers = envelope.to_record()
     record = chain.canonical(received.topic, received.partition, received.offset, headers,
                              value)
-    said = chain.facts(record)
     return record, Archived(seq, envelope.id, envelope.type, envelope.source, envelope.subject,
-                            envelope.region, envelope.time, received.topic, said.payload)
+                            envelope.region, envelope.time, received.topic, from_json(value))
 
 
 async def archive_event(tx: Tx, event: Event) -> Archived | None:
@@ -125,7 +125,7 @@ async def archive_event(tx: Tx, event: Event) -> Archived | None:
     event, or None when it was archived already."""
     del event  # the record is the event as received: its envelope, not the typed model
     record, entry = archived_of(tx)
-    seq = await archive.append(tx.conn, record, entry, tx.origin,
+    seq = await archive.append(tx.conn, record, entry, tx.envelope.data.decode(), tx.origin,
                                sorted(refs(entry.type, entry.subject, entry.payload)), tx.now())
     if seq is None:
         return None

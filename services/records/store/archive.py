@@ -29,13 +29,13 @@ RETURNING seq
 _COLUMNS = "seq, event_id, type, source, subject, region, occurred_at, topic, payload"
 
 
-async def append(conn: asyncpg.Connection, record: bytes, event: Archived, origin: str | None,
-                 refs: Sequence[str], at: datetime) -> int | None:
-    """Append ``record``; its seq, or None when the event is archived already."""
+async def append(conn: asyncpg.Connection, record: bytes, event: Archived, payload: str,
+                 origin: str | None, refs: Sequence[str], at: datetime) -> int | None:
+    """Append ``record`` (``payload``: its payload's JSON text, as sent); its seq, or None
+    when the event is archived already."""
     return await conn.fetchval(
         _APPEND, record, event.event_id, event.type, event.source, event.subject, event.region,
-        event.time, event.topic, origin, json.dumps(event.payload, ensure_ascii=False),
-        sorted(set(refs)), at)
+        event.time, event.topic, origin, payload, list(refs), at)
 
 
 def _archived(row: asyncpg.Record) -> Archived:
