@@ -5,14 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from services.records import handlers
 from shared.consumer import Handler
 from shared.events import Event, all_event_types
 
 
 def table(react: Handler) -> Mapping[type[Event], Handler]:
-    """Every event type -> ``react`` (:func:`handlers.reactions`: archive, then react)."""
+    """Every event type -> ``react`` (``handlers.reactions``: archive, then react)."""
     return dict.fromkeys(all_event_types(), react)
-
-
-__all__ = ["handlers", "table"]

@@ -256,7 +256,7 @@ async def render_certificates(runtime: Runtime) -> None:
     settings: RecordsSettings = runtime.settings  # type: ignore[assignment]
     signer = runtime.part(Signer)
     for row in await certificates.unrendered(runtime.pool):
-        cert = certs.certificate_from(_json(row["essentials"]))
+        cert = certs.certificate_from(stored_json(row["essentials"]))
         pdf = await asyncio.to_thread(certificate_pdf, cert, bytes(row["signature"]), signer,
                                       settings)
         sha = hashlib.sha256(pdf).hexdigest()
@@ -267,7 +267,8 @@ async def render_certificates(runtime: Runtime) -> None:
                     region=row["region"].strip(), pdf_sha256=sha, issued_at=cert.issued_at))
 
 
-def _json(value: str | dict) -> dict:
+def stored_json(value: str | dict) -> dict:
+    """A jsonb column as asyncpg returns it (text) as data."""
     return json.loads(value) if isinstance(value, str) else value
 
 

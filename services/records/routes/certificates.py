@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import uuid
 from typing import Annotated, Any
 
@@ -15,7 +14,7 @@ from fastapi.responses import Response
 from services.records.documents import PDF_MEDIA_TYPE
 from services.records.domain import certificates as certs
 from services.records.domain.errors import CertificateNotFound, PdfUnavailable
-from services.records.handlers import Signer
+from services.records.handlers import Signer, stored_json
 from services.records.routes.dossiers import PDF_RESPONSE, Format
 from services.records.schemas import (
     CertificateList,
@@ -56,8 +55,7 @@ def _may_read(who: Principal, row: asyncpg.Record) -> bool:
 
 
 def _essentials(row: asyncpg.Record) -> dict[str, Any]:
-    value = row["essentials"]
-    return json.loads(value) if isinstance(value, str) else value
+    return stored_json(row["essentials"])
 
 
 def _view(row: asyncpg.Record) -> CertificateView:

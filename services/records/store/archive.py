@@ -52,16 +52,6 @@ async def referring(conn: asyncpg.Connection | asyncpg.Pool, ids: Sequence[str],
     return [_archived(r) for r in rows]
 
 
-async def of_types(conn: asyncpg.Connection | asyncpg.Pool, types: Sequence[str],
-                   since: datetime, until: datetime) -> list[Archived]:
-    """The archived events of ``types`` that happened in [since, until), in archive order."""
-    rows = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM archive WHERE type = ANY($1::text[])"
-        " AND occurred_at >= $2 AND occurred_at < $3 ORDER BY seq",
-        list(types), since, until)
-    return [_archived(r) for r in rows]
-
-
 async def of_subject(conn: asyncpg.Connection | asyncpg.Pool, subject: str,
                      kinds: Sequence[str]) -> list[Archived]:
     """One aggregate's archived events of the types ``kinds``, in archive order."""
