@@ -328,14 +328,15 @@ async def publish_digests(runtime: Runtime) -> None:
 async def verify_chain(conn: asyncpg.Connection, since: date | None = None,
                        chunk: int = 2000) -> chain.Checked:
     """Recompute the chain from the first row archived on ``since`` (Asia/Shanghai; from the
-    first row without it) to the head, against the published digests; the first bad row,
+    first row without it) to the head as it stood when the check began (rows appended
+    meanwhile are left for the next check), against the published digests; the first bad row,
     if any. Starting mid-chain trusts the row before the start (its stored hash)."""
+    head_seq, head_hash = await archive.head(conn)
     previous_seq, previous_hash = 0, chain.GENESIS
     if since is not None:
         first = await archive.first_archived_on_or_after(conn, day_bounds(since)[0])
-        if first is None:
-            seq, head = await archive.head(conn)
-            return chain.Checked(0, seq, head, None)
+        if first is None or first > head_seq:
+            return chain.Checked(0, head_seq, head_hash, None)
         previous_seq = first - 1
         if previous_seq > 0:
             stored = await archive.hash_at(conn, previous_seq)
@@ -345,9 +346,9 @@ async def verify_chain(conn: asyncpg.Connection, since: date | None = None,
                                       "is missing"))
             previous_hash = stored
     published = await digests.all_digests(conn)
-    rows, checked = 0, chain.Checked(0, previous_seq, previous_hash, None)
+    rows = 0
     batch: list[chain.Row] = []
-    async for row in archive.rows(conn, previous_seq, chunk):
+    async for row in archive.rows(conn, previous_seq, head_seq, chunk):
         batch.append(row)
         if len(batch) == chunk:
             checked = chain.verify(batch, previous_seq, previous_hash, published)
@@ -357,11 +358,9 @@ async def verify_chain(conn: asyncpg.Connection, since: date | None = None,
             previous_seq, previous_hash, batch = checked.last_seq, checked.head, []
     checked = chain.verify(batch, previous_seq, previous_hash, published)
     rows += checked.rows
-    if checked.broken is None:
-        seq, _ = await archive.head(conn)
-        if seq != checked.last_seq:
-            return chain.Checked(rows, checked.last_seq, checked.head, chain.Break(
-                checked.last_seq + 1 if seq > checked.last_seq else seq, "",
-                f"the chain head says row {seq} is the last, the archive ends at "
-                f"{checked.last_seq}"))
+    if checked.broken is None and checked.last_seq < head_seq:
+        return chain.Checked(rows, checked.last_seq, checked.head, chain.Break(
+            checked.last_seq + 1, "",
+            f"the chain head says row {head_seq} is the last, the archive ends at "
+            f"{checked.last_seq}"))
     return chain.Checked(rows, checked.last_seq, checked.head, checked.broken)

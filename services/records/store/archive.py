@@ -96,14 +96,16 @@ async def first_archived_on_or_after(conn: asyncpg.Connection | asyncpg.Pool,
         "SELECT min(seq) FROM archive WHERE archived_at >= $1", instant)
 
 
-async def rows(conn: asyncpg.Connection, after: int, chunk: int = 2000) -> AsyncIterator[Row]:
-    """The rows after seq ``after`` in seq order, read in chunks (a cursor-free keyset walk,
-    so a long check holds no transaction open)."""
+async def rows(conn: asyncpg.Connection, after: int, upto: int,
+               chunk: int = 2000) -> AsyncIterator[Row]:
+    """The rows after seq ``after`` up to ``upto`` in seq order, read in chunks (a
+    cursor-free keyset walk, so a long check holds no transaction open)."""
     last = after
     while True:
         batch = await conn.fetch(
             "SELECT seq, hash, record, event_id, type, subject, region, occurred_at, topic,"
-            " payload FROM archive WHERE seq > $1 ORDER BY seq LIMIT $2", last, chunk)
+            " payload FROM archive WHERE seq > $1 AND seq <= $3 ORDER BY seq LIMIT $2",
+            last, chunk, upto)
         if not batch:
             return
         for r in batch:

@@ -120,7 +120,10 @@ async def test_the_archive_keeps_a_procedure_whole_and_its_chain_tells_any_chang
 
         r = await client.get("/chain/verification", headers=regulator)
         assert r.status_code == 200, r.text
-        assert r.json()["ok"] is True and r.json()["rows"] == await chain_length(client)
+        checked = r.json()
+        # the whole chain as it stood (the service's own certificate events may follow)
+        assert checked["ok"] is True, checked
+        assert len(events) + 1 <= checked["rows"] <= await chain_length(client)
 
         # -- the dossier of the re-auction: its own steps, in the archive's order ------------
         r = await client.get(f"/dossiers/{P2}", headers=operator)
