@@ -17,7 +17,13 @@ has relayed its outbox, so what one leaves behind does not load the other):
             batch that writes it); then a sample of them is sent again and must be answered
             with the first answer, byte for byte;
   paced     the hot auction at 80 % of the request rate measured, for latency;
-  many      1,000 auctions at once, bids spread over them.
+  many      1,000 auctions at once, bids spread over them (each auction's batches committed
+            together with the other auctions' in one transaction: group commit);
+  idle      10,000 open auctions (``--idle-auctions``), each bid on once: the service's resident
+            memory per auction whose writer is held, then the writers evicted once idle
+            (``AUCTION_IDLE_SECONDS``, short here), then all bid on again — each writer rebuilt
+            from the rows — and the memory that second wave added: memory follows the auctions
+            being bid on, not the auctions open.
 
 Every bid answered 201 is checked against the bids table afterwards (durable before its
 answer), the stored bids of each auction must rise with their sequence (the high bid never
@@ -28,6 +34,7 @@ the figures: the service's under the keys it always had, the peer's under the sa
 prefixed ``row_lock_``, and ``ratio_to_row_lock`` (hot accepted bids/s, service to peer).
 
     .venv/bin/python bench/bids.py [--seconds 10] [--rounds 5] [--connections 64]
+                                   [--idle-auctions 10000]
 """
 
 from __future__ import annotations
@@ -62,6 +69,8 @@ from shared.settings import CommonSettings
 from techex.stack.stack import Stack, create_database
 
 START, INCREMENT = 1_000_000, 100
+IDLE_SECONDS = 5.0
+"""The service's writer idle time here: short, so the idle scenario sees its writers evicted."""
 
 
 @dataclass
@@ -171,6 +180,107 @@ async def open_auctions(pool: asyncpg.Pool, n: int, bidders: list[str]) -> list[
                 await store.confirm_deposit(conn, auction.id, b, now)
             ids.append(auction.id)
     return ids
+
+
+async def open_idle_auctions(pool: asyncpg.Pool, n: int, bidder: str) -> list[uuid.UUID]:
+    """``n`` auctions open for bidding with one qualified bidder, in two statements."""
+    now = datetime.now(UTC)
+    ids = [uuid.uuid4() for _ in range(n)]
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            "INSERT INTO auctions (id, listing_id, seller_id, region, start_price_fen,"
+            " increment_fen, deposit_ratio, announce_at, starts_at, original_ends_at,"
+            " extension_seconds, round, ends_at)"
+            " SELECT id, gen_random_uuid(), 'seller', '230102', $2, $3, 0.10, $4, $5, $6, 300,"
+            " 1, $6 FROM unnest($1::uuid[]) AS id",
+            ids, START, INCREMENT, now - timedelta(days=8), now - timedelta(hours=1),
+            now + timedelta(days=1))
+        await conn.execute(
+            "INSERT INTO bidders (auction_id, bidder_id, registered_at, qualified_at, number)"
+            " SELECT id, $2, $3, $3, 1 FROM unnest($1::uuid[]) AS id", ids, bidder, now)
+    return ids
+
+
+def rss_bytes(pid: int) -> int:
+    """The process's resident memory (Linux /proc)."""
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS")
+
+
+async def gauge(port: int, name: str) -> float:
+    """A gauge's value from the server's /metrics."""
+    c = Connection("127.0.0.1", port)
+    await c.open()
+    _, body = await c.request(b"GET /metrics HTTP/1.1\r\nHost: bench\r\n\r\n")
+    c.close()
+    for line in body.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise RuntimeError(f"no gauge {name} in /metrics")
+
+
+async def idle_memory(target: Target, args: argparse.Namespace, token: str,
+                      idle_seconds: float) -> dict:
+    """Resident memory per auction whose writer is held, then evicted and rebuilt."""
+    ids = await open_idle_auctions(target.pool, args.idle_auctions, "bidder-00")
+    first_bids, second_bids = ([request("POST", f"/auctions/{a}/bids", token,
+                                        b'{"amount_fen":%d}' % amount) for a in ids]
+                               for amount in (START, START + INCREMENT))
+
+    async def wave(requests: list[bytes]) -> tuple[float, Stats]:
+        """Each request once, over the bench's connections."""
+        stats, it = Stats(), iter(requests)
+        started = time.perf_counter()
+        conns = [Connection("127.0.0.1", target.port) for _ in range(args.connections)]
+        await asyncio.gather(*(c.open() for c in conns))
+
+        async def client(c: Connection) -> None:
+            for r in it:
+                t0 = time.perf_counter()
+                status, _ = await c.request(r)
+                stats.record(status, time.perf_counter() - t0)
+        await asyncio.gather(*(client(c) for c in conns))
+        for c in conns:
+            c.close()
+        return time.perf_counter() - started, stats
+
+    async def evicted(timeout: float) -> float:
+        started = time.perf_counter()
+        while await gauge(target.port, "techex_auction_owned") > 0:
+            if time.perf_counter() - started > timeout:
+                break
+            await asyncio.sleep(0.5)
+        return time.perf_counter() - started
+
+    n = len(ids)
+    await evicted(idle_seconds * 4)  # the earlier scenarios' writers first
+    before = rss_bytes(target.proc.pid)
+    elapsed, first = await wave(first_bids)
+    await target.quiet()
+    held_writers = await gauge(target.port, "techex_auction_owned")
+    held = rss_bytes(target.proc.pid)
+    waited = await evicted(idle_seconds * 4)
+    left = await gauge(target.port, "techex_auction_owned")
+    after_eviction = rss_bytes(target.proc.pid)
+    rebuild_elapsed, second = await wave(second_bids)
+    await target.quiet()
+    rebuilt = rss_bytes(target.proc.pid)
+    accepted = sum(s.statuses.get(201, 0) for s in (first, second))
+    return {
+        "idle_auctions": n,
+        "idle_writers_held": int(held_writers),
+        "idle_memory_per_auction_bytes": round((held - before) / n),
+        "idle_evicted_after_s": round(waited, 1),
+        "idle_writers_after_eviction": int(left),
+        "idle_rss_after_eviction_mb": round(after_eviction / 2**20, 1),
+        "idle_rebuild_growth_per_auction_bytes": round((rebuilt - held) / n),
+        "idle_first_bids_per_s": round(n / elapsed),
+        "idle_rebuilt_bids_per_s": round(n / rebuild_elapsed),
+        "idle_bids_accepted": accepted,
+        "idle_rss_mb": round(rebuilt / 2**20, 1),
+    }
 
 
 async def wait_ready(port: int, proc: asyncio.subprocess.Process) -> None:
@@ -324,6 +434,7 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict:
         port, peer_port = free_port(), free_port()
         procs.append(await start(["-m", "techex", "serve", "auction", "--port", str(port)], {
             **both, "AUCTION_DATABASE_URL": url, "AUCTION_PORT": str(port),
+            "AUCTION_IDLE_SECONDS": str(IDLE_SECONDS),
             "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap, "TECHEX_TOPIC_PREFIX": f"bench{tag}"}))
         procs.append(await start([str(Path(rowlock_peer.__file__)), "--port", str(peer_port)],
                                  {**both, "ROW_LOCK_PEER_DATABASE_URL": peer_url}))
@@ -425,6 +536,9 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict:
             return lambda i: bid_on(
                 t, auctions[(i * 7919 + len(stats.latencies)) % len(auctions)], stats)(i % 8)
 
+        for t in targets:  # warm-up, as the hot auction's: each auction's writer is built
+            warm = Stats()
+            await drive(t.port, args.connections, 2, spread(t, warm), warm)
         runs = await alternate(targets, args, spread)
         for t in targets:
             p = t.prefix
@@ -432,6 +546,9 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict:
             figures[f"{p}many_to_hot"] = round(
                 figures[f"{p}many_accepted_bids_per_s"] / figures[f"{p}hot_accepted_bids_per_s"],
                 3)
+
+        if args.idle_auctions:
+            figures |= await idle_memory(service, args, tokens[0], IDLE_SECONDS)
 
         figures["relay_drain_s"] = round(service.drained, 2)
         for t in targets:
@@ -463,6 +580,8 @@ def main() -> None:
     p.add_argument("--connections", type=int, default=64)
     p.add_argument("--rounds", type=int, default=5,
                    help="each scenario's seconds are run in this many turns on each server")
+    p.add_argument("--idle-auctions", type=int, default=10_000,
+                   help="auctions of the idle-memory scenario (0: leave it out)")
     args = p.parse_args()
     stack = Stack("dev")
     started = stack.up()
@@ -498,6 +617,14 @@ def main() -> None:
               f"{f['bids_not_rising']}; auction rows not on their last bid "
               f"{f['auction_rows_disagreeing']}; answers neither 201 nor 409 "
               f"{f['bid_answers_unexpected']}")
+    if args.idle_auctions:
+        g = figures
+        print(f"{g['idle_auctions']:,} auctions bid on once: {g['idle_writers_held']:,} writers "
+              f"held, {g['idle_memory_per_auction_bytes']:,} bytes of resident memory each; "
+              f"{g['idle_writers_after_eviction']} left {g['idle_evicted_after_s']} s after "
+              f"({IDLE_SECONDS:g} s idle); all bid on again, each writer rebuilt from the rows "
+              f"({g['idle_rebuilt_bids_per_s']} bids/s): "
+              f"{g['idle_rebuild_growth_per_auction_bytes']:,} bytes more each")
     print(f"waited for the service's outbox relay between turns: {figures['relay_drain_s']} s")
     print(f"accepted bids/s, service to peer: hot {figures['ratio_to_row_lock']}, keyed "
           f"{figures['keyed_ratio_to_row_lock']}, 1,000 auctions "

@@ -37,7 +37,9 @@ def _engine(runtime: Runtime) -> BidEngine:
         log.info("working-day calendars of %s read from %s", years, settings.calendar_file)
     return BidEngine(runtime.pool, runtime.outbox, runtime.clock, url=settings.own_url(),
                      lease=timedelta(seconds=settings.lease_seconds),
-                     max_batch=settings.max_batch)
+                     max_batch=settings.max_batch,
+                     idle=timedelta(seconds=settings.idle_seconds),
+                     commit_lanes=settings.commit_lanes)
 
 
 def _deadlines(runtime: Runtime) -> dict[str, DeadlineHandler]:

@@ -31,7 +31,12 @@ class AuctionSettings(ServiceSettings):
     lease_seconds: float = 10.0
     """How long a process owns an auction without renewing; a takeover waits this long."""
     max_batch: int = 1024
-    """Most bids written in one transaction."""
+    """Most commands of one auction applied and written as one batch."""
+    idle_seconds: float = 60.0
+    """How long an auction's writer stays in memory without a command; evicted, it gives its
+    lease back and is rebuilt from the rows on the next command."""
+    commit_lanes: int = 2
+    """Group-commit transactions open at once (each writes the batches of many auctions)."""
     calendar_file: Path | None = None
     """Official working-day calendars of years the chinesecalendar package does not know yet
     (see :func:`load_calendar_file`)."""

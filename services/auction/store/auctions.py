@@ -53,14 +53,21 @@ async def current_owner(db: asyncpg.Pool | asyncpg.Connection, auction_id: uuid.
 
 async def renew(conn: asyncpg.Connection, owner: str, held: dict[uuid.UUID, int],
                 lease: timedelta, now: datetime) -> set[uuid.UUID]:
-    """Extend the leases still ours (same owner and epoch); returns the ids kept."""
+    """Extend the leases still ours (same owner and epoch); returns the ids no longer ours.
+
+    A row locked at the moment (its batch being written) is skipped, not waited for: the
+    batch extends the lease itself (:func:`append_batches`), and waiting on rows locked in
+    another order would deadlock with a group commit."""
     if not held:
         return set()
     rows = await conn.fetch(
-        "UPDATE auctions a SET lease_until = $2::timestamptz + $3::interval"
-        " FROM unnest($4::uuid[], $5::bigint[])"
-        " AS h(id, epoch) WHERE a.id = h.id AND a.owner = $1 AND a.owner_epoch = h.epoch"
-        " RETURNING a.id",
+        "WITH h AS (SELECT * FROM unnest($4::uuid[], $5::bigint[]) AS h(id, epoch)),"
+        " mine AS (SELECT a.id FROM auctions a JOIN h ON a.id = h.id AND a.owner = $1"
+        " AND a.owner_epoch = h.epoch FOR UPDATE OF a SKIP LOCKED),"
+        " renewed AS (UPDATE auctions a SET lease_until = $2::timestamptz + $3::interval"
+        " FROM mine WHERE a.id = mine.id)"
+        " SELECT h.id FROM h LEFT JOIN auctions a ON a.id = h.id AND a.owner = $1"
+        " AND a.owner_epoch = h.epoch WHERE a.id IS NULL",
         owner, now, lease, list(held), list(held.values()))
     return {r["id"] for r in rows}
 
@@ -69,6 +76,18 @@ async def release(conn: asyncpg.Connection, owner: str, ids: Sequence[uuid.UUID]
     await conn.execute(
         "UPDATE auctions SET owner = NULL, lease_until = NULL WHERE owner = $1 AND id = ANY($2)",
         owner, list(ids))
+
+
+async def release_epochs(conn: asyncpg.Connection, owner: str,
+                         held: dict[uuid.UUID, int]) -> None:
+    """Give back the leases of ``held`` (id → epoch) still ours at that epoch (a row being
+    written is skipped: it is written by a writer rebuilt under a newer epoch)."""
+    await conn.execute(
+        "UPDATE auctions a SET owner = NULL, lease_until = NULL"
+        " WHERE a.id IN (SELECT a.id FROM auctions a"
+        " JOIN unnest($2::uuid[], $3::bigint[]) AS h(id, epoch) ON a.id = h.id"
+        " AND a.owner = $1 AND a.owner_epoch = h.epoch FOR UPDATE OF a SKIP LOCKED)",
+        owner, list(held), list(held.values()))
 
 
 async def load(conn: asyncpg.Connection, auction_id: uuid.UUID,
@@ -107,25 +126,38 @@ async def load(conn: asyncpg.Connection, auction_id: uuid.UUID,
         closed_at=row["closed_at"], round=row["round"], previous_id=row["previous_id"])
 
 
-async def append_bids(conn: asyncpg.Connection, auction_id: uuid.UUID, epoch: int,
-                      bids: Sequence[Bid], after: Auction) -> bool:
-    """Append accepted bids and the derived columns, fenced by ``epoch``; False if this
-    process no longer owns the auction (nothing is written then)."""
-    high = after.high_bid
-    owned = await conn.fetchval(
-        "UPDATE auctions SET ends_at = $3, high_bid_fen = $4, high_bidder = $5, bid_count = $6,"
-        " status = CASE WHEN status = 'announced' THEN 'open' ELSE status END"
-        " WHERE id = $1 AND owner_epoch = $2 RETURNING true",
-        auction_id, epoch, after.ends_at, high.amount_fen if high else None,
-        high.bidder_id if high else None, after.ladder.count)
-    if not owned:
-        return False
+async def append_batches(conn: asyncpg.Connection,
+                         batches: Sequence[tuple[Auction, int, Sequence[Bid]]],
+                         lease_until: datetime) -> set[uuid.UUID]:
+    """Append the batches of many auctions — each its state after the batch, the epoch that
+    fences it and its accepted bids — in two statements: the derived columns of the auction
+    rows (and the lease, extended to at least ``lease_until``: a write proves its writer
+    alive), then the bids of the auctions still owned. Returns the ids of those; nothing is
+    written for an auction this process no longer owns."""
+    highs = [a.high_bid for a, _, _ in batches]
+    rows = await conn.fetch(
+        "UPDATE auctions a SET ends_at = b.ends_at, high_bid_fen = b.high_fen,"
+        " high_bidder = b.high_bidder, bid_count = b.bid_count,"
+        " status = CASE WHEN a.status = 'announced' THEN 'open' ELSE a.status END,"
+        " lease_until = greatest(a.lease_until, $7)"
+        " FROM unnest($1::uuid[], $2::bigint[], $3::timestamptz[], $4::bigint[], $5::text[],"
+        " $6::integer[]) AS b(id, epoch, ends_at, high_fen, high_bidder, bid_count)"
+        " WHERE a.id = b.id AND a.owner_epoch = b.epoch RETURNING a.id",
+        [a.id for a, _, _ in batches], [epoch for _, epoch, _ in batches],
+        [a.ends_at for a, _, _ in batches], [h.amount_fen if h else None for h in highs],
+        [h.bidder_id if h else None for h in highs], [a.ladder.count for a, _, _ in batches],
+        lease_until)
+    owned = {r["id"] for r in rows}
+    bids = [(a.id, b) for a, _, new in batches if a.id in owned for b in new]
     if bids:
-        await conn.copy_records_to_table(
-            "bids", records=[(auction_id, b.sequence, b.bidder_id, b.amount_fen, b.at,
-                              b.automatic) for b in bids],
-            columns=["auction_id", "seq", "bidder_id", "amount_fen", "at", "automatic"])
-    return True
+        await conn.execute(
+            "INSERT INTO bids (auction_id, seq, bidder_id, amount_fen, at, automatic)"
+            " SELECT * FROM unnest($1::uuid[], $2::integer[], $3::text[], $4::bigint[],"
+            " $5::timestamptz[], $6::boolean[])",
+            [i for i, _ in bids], [b.sequence for _, b in bids], [b.bidder_id for _, b in bids],
+            [b.amount_fen for _, b in bids], [b.at for _, b in bids],
+            [b.automatic for _, b in bids])
+    return owned
 
 
 async def add_bidder(conn: asyncpg.Connection, auction_id: uuid.UUID, bidder_id: str,
