@@ -11,8 +11,13 @@ Hits are ordered by ``ts_rank_cd`` (normalised to [0, 1) by flag 32), in the fal
 the number of words held, then newest first; without text (``no_text``), newest first, as
 with ``sort=newest``, which keeps the listings holding every word, unranked.
 
-Ranking is exact, so its cost grows with the number of listings that match: about 6 µs a
-listing (heap visit and ``ts_rank_cd``). Filters are applied before ranking.
+Ranking weighs the newest ``CANDIDATES`` matching listings (those meeting the filters), so
+its cost (about 3 µs a listing for ``ts_rank_cd``) is bounded however many match: a broad
+word or the union of words no listing holds together ranks the best of the recent matches;
+when fewer match, ranking is exact. The candidates are looked for in a window of recent
+listings first (a block range index on ``published_at`` narrows the text index's matches to
+it), widened until it holds enough, so only the matches in that window are read; filters
+other than a county are tested on those rows rather than read from b-tree indexes.
 
 Pages are keyset pages: the cursor carries the last hit's sort key and a hash of the query it
 belongs to, so the next page starts strictly after it, never skips or repeats a row, and a
@@ -83,6 +88,10 @@ FALLBACK_WORDS = 10  # the fallback weighs at most this many key words of a long
 COMMON_WORD = 0.1    # the fallback leaves out words that more than this share of rows hold
 MIN_ROWS_FOR_STATISTICS = 1000
 _MAX_GROUPS = 100    # "k of n words" is only tried while it takes at most this many AND groups
+CANDIDATES = 200     # a ranked search ranks at most this many matching listings, the newest
+FIRST_WINDOW = timedelta(days=60)   # where the newest matches are looked for first
+WIDEN = 1.5          # a window too narrow is widened to one expected to hold this many times more
+LAST_WINDOW = timedelta(days=730)   # a wider window is no window: all listings are looked at
 
 
 def _lexeme(word: str) -> str:
@@ -214,13 +223,22 @@ class _Sql:
 
     args: list[Any] = field(default_factory=list)
     where: list[str] = field(default_factory=list)
+    selective: set[int] = field(default_factory=set)
+    """Clauses of ``where`` (by position) that few listings meet (a county): a ranked search
+    reads them from their index beside the text index; it tests the others (a field, a
+    province, a TRL …) on the rows found."""
 
     def arg(self, value: Any) -> str:
         self.args.append(value)
         return f"${len(self.args)}"
 
     def copy(self) -> _Sql:
-        return _Sql(list(self.args), list(self.where))
+        return _Sql(list(self.args), list(self.where), set(self.selective))
+
+    def split(self) -> tuple[list[str], list[str]]:
+        """The clauses to read from indexes and those to test on the rows found."""
+        return ([c for i, c in enumerate(self.where) if i in self.selective],
+                [c for i, c in enumerate(self.where) if i not in self.selective])
 
     def any_of(self, column: str, values: Sequence[StrEnum]) -> None:
         if len(values) == 1:
@@ -241,6 +259,7 @@ class _Sql:
             return
         low, high = region_range(region)
         if low == high:
+            self.selective.add(len(self.where))  # a county: few listings
             self.where.append(f"region = {self.arg(low)}")
         else:
             self.where.append(f"region BETWEEN {self.arg(low)} AND {self.arg(high)}")
@@ -258,6 +277,8 @@ class _Target:
     columns: str
     statistics: str = ""
     """The table whose word statistics the fallback weighs (``table`` if empty)."""
+    origin: str = "NULL::text"
+    """A row's origin (NULL: this deployment), which with its id tells it apart."""
 
 
 _HIT_COLUMNS = (f"id, title, left(abstract, {ABSTRACT_CHARS}) AS abstract, field, region, trl, "
@@ -266,7 +287,9 @@ _ACHIEVEMENTS = _Target(
     kind="achievements", table="achievements", time_column="published_at",
     columns=f"{_HIT_COLUMNS}, NULL::text AS origin, NULL::text AS path",
 )
-_ROW = ("id, title, abstract, field, region::text AS region, trl, ip_type, pricing_route, "
+# region stays char(6), as in both tables: a range on it is then an index condition of the
+# b-tree indexes on region under the union too (as text, every row had to be read).
+_ROW = ("id, title, abstract, field, region, trl, ip_type, pricing_route, "
         "reference_price_fen, status, published_at, title_words, search_vector")
 _LOCAL_ROWS = f"SELECT {_ROW}, NULL::text AS origin, NULL::text AS path FROM achievements"
 _PARTNER_ROWS = (f"SELECT {_ROW}, origin, path FROM partner_listings"
@@ -275,12 +298,12 @@ _PARTNER_ROWS = (f"SELECT {_ROW}, origin, path FROM partner_listings"
 withdrawn or traded one is gone), and whose content was seen."""
 _PARTNERS = _Target(
     kind="achievements", table=f"({_PARTNER_ROWS}) AS partner", time_column="published_at",
-    columns=f"{_HIT_COLUMNS}, origin, path", statistics="partner_listings",
+    columns=f"{_HIT_COLUMNS}, origin, path", statistics="partner_listings", origin="origin",
 )
 _CATALOG = _Target(
     kind="achievements", table=f"({_LOCAL_ROWS} UNION ALL {_PARTNER_ROWS}) AS catalog",
     time_column="published_at", columns=f"{_HIT_COLUMNS}, origin, path",
-    statistics="achievements",
+    statistics="achievements", origin="origin",
 )
 _BY_ORIGIN = {Origin.LOCAL: _ACHIEVEMENTS, Origin.PARTNERS: _PARTNERS, Origin.ALL: _CATALOG}
 _DEMANDS = _Target(
@@ -301,7 +324,9 @@ class _Page:
     tier: int = 1             # ANY_WORD: at least this many of the key words
 
 
-def _statement(target: _Target, filters: _Sql, page: _Page) -> tuple[str, list[Any]]:
+def _statement(target: _Target, filters: _Sql, page: _Page, window: timedelta | None = None
+               ) -> tuple[str, list[Any]]:
+    """``window``: ranked pages look at the listings of that age at most (None: all)."""
     sql = filters.copy()
     at = target.time_column
     after = page.after
@@ -315,10 +340,13 @@ def _statement(target: _Target, filters: _Sql, page: _Page) -> tuple[str, list[A
                      f"FROM {target.table} WHERE {' AND '.join(sql.where) or 'true'} "
                      f"ORDER BY {at} DESC, id DESC LIMIT {sql.arg(page.limit + 1)}")
         return statement, sql.args
+    indexed, tested = sql.split()
+    if window is not None:
+        indexed.append(f"{at} >= now() - {sql.arg(window)}::interval")
     if page.match is Match.ALL_WORDS:
         query = sql.ts(tsquery(page.keys, "&"))
         matched = "NULL::int"
-        sql.where.append(f"search_vector @@ {query}")
+        indexed.append(f"search_vector @@ {query}")
         keyset = ["score", at, "id"]
         order = "score DESC"
     else:
@@ -326,30 +354,83 @@ def _statement(target: _Target, filters: _Sql, page: _Page) -> tuple[str, list[A
         matched = "(" + " + ".join(
             f"(search_vector @@ {sql.ts(tsquery([w], '&'))})::int" for w in page.keys) + ")"
         enough = query if page.tier <= 1 else sql.ts(at_least(page.keys, page.tier))
-        sql.where.append(f"search_vector @@ {enough}")
+        indexed.append(f"search_vector @@ {enough}")
         keyset = ["matched", "score", at, "id"]
         order = "matched DESC, score DESC"
+    # Only the newest CANDIDATES listings that match are ranked (and counted, in the
+    # fallback): the costly part, a rank over a tsvector, is then bounded, whatever the
+    # number of matches. Matches are found through the text index (fenced by OFFSET 0: the
+    # planner would otherwise walk the newest-first index and test every listing on the way,
+    # several times slower for a word that one listing in twenty holds) and carry only what
+    # choosing and ranking them needs; the page's rows are read afterwards, by id.
+    # The other filters are tested on the rows found, outside the fence: read from b-tree
+    # indexes (the planner takes every page read for a disk read, and would), a field's
+    # 220,000 entries cost 50 ms at a million listings, testing the rows found a few.
+    found = f"SELECT * FROM {target.table} WHERE {' AND '.join(indexed)} OFFSET 0"
+    candidates = (f"SELECT id, {at}, {target.origin} AS origin, search_vector "
+                  f"FROM ({found}) AS found WHERE {' AND '.join(tested) or 'true'} "
+                  f"ORDER BY {at} DESC, id DESC LIMIT {CANDIDATES}")
     # The score is computed once, in the fenced (OFFSET 0) inner query, and compared there as
     # the same float8 the cursor carries back: a float4 widened exactly, written as its
     # shortest repr, so the row a cursor came from compares equal to it.
-    inner = (f"SELECT {target.columns}, {matched} AS matched, "
-             f"ts_rank_cd(search_vector, {query}, 32)::float8 AS score FROM {target.table} "
-             f"WHERE {' AND '.join(sql.where)} OFFSET 0")
+    inner = (f"SELECT id, {at}, origin, {matched} AS matched, "
+             f"ts_rank_cd(search_vector, {query}, 32)::float8 AS score, "
+             "count(*) OVER () AS candidates "
+             f"FROM ({candidates}) AS candidate OFFSET 0")
     outer = "true"
     if after is not None:
         values = {"matched": (after.matched, "int"), "score": (after.score, "float8"),
                   at: (after.at, "timestamptz"), "id": (after.id, "uuid")}
         bound = [f"{sql.arg(values[k][0])}::{values[k][1]}" for k in keyset]
         outer = f"({', '.join(keyset)}) < ({', '.join(bound)})"
-    statement = (f"SELECT * FROM ({inner}) AS hit WHERE {outer} "
-                 f"ORDER BY {order}, {at} DESC, id DESC LIMIT {sql.arg(page.limit + 1)}")
+    limit = sql.arg(page.limit + 1)
+    hits = (f"SELECT id AS hit_id, {at} AS hit_at, origin AS hit_origin, matched, score, "
+            "candidates "
+            f"FROM ({inner}) AS ranked WHERE {outer} "
+            f"ORDER BY {order}, {at} DESC, id DESC LIMIT {limit}")
+    same = "id = hit_id" + (" AND origin IS NOT DISTINCT FROM hit_origin"
+                            if target.origin != "NULL::text" else "")
+    statement = (f"SELECT {target.columns}, matched, score, candidates FROM ({hits}) AS hit "
+                 f"JOIN {target.table} ON {same} "
+                 f"ORDER BY {order}, hit_at DESC, hit_id DESC")
     return statement, sql.args
+
+
+async def _rows(db: Executor, statement: str, args: Sequence[Any]) -> list[asyncpg.Record]:
+    """The statement's rows, planned for its values every time. A prepared statement run
+    often gets a generic plan, which knows neither the words' frequencies nor the filters'
+    (at a million listings, a city and a field without text: 47 ms instead of 9 ms)."""
+    if isinstance(db, asyncpg.Pool):
+        async with db.acquire() as conn:
+            return await _rows(conn, statement, args)
+    if not isinstance(db, asyncpg.Connection):  # a stand-in of the tests or the benchmark
+        return await db.fetch(statement, *args)
+    async with db.transaction(readonly=True):
+        await db.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+        return await db.fetch(statement, *args)
 
 
 async def _fetch(db: Executor, target: _Target, filters: _Sql, page: _Page
                  ) -> list[asyncpg.Record]:
-    statement, args = _statement(target, filters, page)
-    return await db.fetch(statement, *args)
+    """The page's rows; ranked, the newest CANDIDATES matches are looked for among recent
+    listings first (a window back from now, widened from the matches it held, to one
+    expected to hold WIDEN times as many as needed, or to all): a window holding that many
+    holds the newest of all, and only its matches are read. Listings holding k ≥ 2 of the
+    fallback's words are few: they are looked for among all at once."""
+    if page.match is Match.NO_TEXT or (page.match is Match.ANY_WORD and page.tier > 1):
+        statement, args = _statement(target, filters, page)
+        return await _rows(db, statement, args)
+    window: timedelta | None = FIRST_WINDOW
+    while True:
+        statement, args = _statement(target, filters, page, window)
+        rows = await _rows(db, statement, args)
+        found = rows[0]["candidates"] if rows else 0
+        if window is None or found >= CANDIDATES:
+            return rows
+        # No row (after a cursor, none may be left in the window): look at all of them.
+        window = window * (WIDEN * CANDIDATES / found) if found else None
+        if window is not None and window > LAST_WINDOW:
+            window = None
 
 
 async def _fallback_words(db: Executor, target: _Target, keys: Sequence[str]) -> list[str]:
@@ -408,7 +489,7 @@ async def _search(db: Executor, target: _Target, query: TextQuery, filters: _Sql
 
 def _hit_fields(row: asyncpg.Record) -> dict[str, Any]:
     return {k: v for k, v in row.items()
-            if k not in ("title_words", "matched", "origin", "path")}
+            if k not in ("title_words", "matched", "origin", "path", "candidates")}
 
 
 async def search_achievements(db: Executor, query: AchievementQuery,

@@ -306,6 +306,80 @@ def test_region_range_is_a_plain_code_range():
     assert search.region_range("230102") == ("230102", "230102")
 
 
+# -- the newest matches are ranked ------------------------------------------------------------
+
+
+def newest_first(ids: dict[str, uuid.UUID], hits: list) -> list:
+    """``hits`` as the newest-first order of their listings' ages (ties: id, descending)."""
+    age = {ids[name]: row[-1] for name, row in {**CATALOGUE, **FILLERS}.items()}
+    return sorted(hits, key=lambda h: (age[h.id], -h.id.int))
+
+
+@pytest.mark.parametrize("q", ["石墨烯", "导热膜 钛合金 污水处理"], ids=["all-words", "disjoint"])
+async def test_only_the_newest_matches_are_ranked(db, monkeypatch, q):
+    """However many listings match, the ranking weighs the newest CANDIDATES of them: the
+    same order as ranking all, with the older ones left out, page after page."""
+    pool, ids = db
+    whole = await find(pool, q=q, limit=100)
+    assert len(whole.items) > 5
+    monkeypatch.setattr(search, "CANDIDATES", 5)
+    newest = {h.id for h in newest_first(ids, whole.items)[:5]}
+    expected = [h.id for h in whole.items if h.id in newest]
+    page = await find(pool, q=q, limit=100)
+    assert page.match is whole.match
+    assert [h.id for h in page.items] == expected
+    assert await everything(pool, q=q, limit=2) == expected
+
+
+async def test_words_no_listing_holds_together_rank_the_union_best_first(db, monkeypatch):
+    """Words no listing holds two of: the fallback ranks the listings holding any of them,
+    by score and then newest first, within the newest CANDIDATES of those."""
+    pool, ids = db
+    monkeypatch.setattr(search, "CANDIDATES", 3)
+    page = await find(pool, q="导热膜 钛合金 污水处理", limit=100)
+    assert page.match is Match.ANY_WORD
+    # The union's newest three (2, 5 and 6 days old); the five with 污水处理 are older.
+    assert set(names(ids, page)) == {"graphene_film", "additive", "additive_low"}
+    keys = [(-h.score, newest_first(ids, page.items).index(h)) for h in page.items]
+    assert keys == sorted(keys)
+
+
+async def test_recent_listings_are_looked_at_first_and_the_window_widens(db, monkeypatch):
+    """The newest matches are looked for among recent listings first: a window holding
+    enough of them holds the newest of all; one holding too few is widened, to all at last."""
+    pool, _ = db
+    statements: list[str] = []
+
+    class Spy:
+        async def fetch(self, sql: str, *args: object) -> list:
+            statements.append(sql)
+            return await pool.fetch(sql, *args)
+
+        async def fetchrow(self, sql: str, *args: object) -> object:
+            return await pool.fetchrow(sql, *args)
+
+    recent = []
+    async with pool.acquire() as conn:
+        now = await conn.fetchval("SELECT now()")
+        for days in (1, 3, 50):
+            listing = await add_achievement(
+                conn, "石墨烯散热膜", "", ["石墨烯"], "new_materials", "230102", 5,
+                "patent_invention", "listing", 5_000_000, "published", 0)
+            await conn.execute("UPDATE achievements SET published_at = $2 WHERE id = $1",
+                               listing, now - days * DAY)
+            recent.append(listing)
+    monkeypatch.setattr(search, "FIRST_WINDOW", 10 * DAY)
+    monkeypatch.setattr(search, "CANDIDATES", 2)
+    page = await search.search_achievements(Spy(), AchievementQuery(q="石墨烯", limit=5))
+    assert {h.id for h in page.items} == set(recent[:2])
+    assert len(statements) == 1  # the first window held two: the newest of all
+    statements.clear()
+    monkeypatch.setattr(search, "CANDIDATES", 4)
+    page = await search.search_achievements(Spy(), AchievementQuery(q="石墨烯", limit=5))
+    assert set(recent) < {h.id for h in page.items} and len(page.items) == 4
+    assert len(statements) > 2  # 10 days: two; 40 days: still two; then wider
+
+
 # -- pages -----------------------------------------------------------------------------------
 
 
