@@ -88,9 +88,9 @@ FALLBACK_WORDS = 10  # the fallback weighs at most this many key words of a long
 COMMON_WORD = 0.1    # the fallback leaves out words that more than this share of rows hold
 MIN_ROWS_FOR_STATISTICS = 1000
 _MAX_GROUPS = 100    # "k of n words" is only tried while it takes at most this many AND groups
-CANDIDATES = 200     # a ranked search ranks at most this many matching listings, the newest
+CANDIDATES = 100     # a ranked search ranks at most this many matching listings, the newest
 FIRST_WINDOW = timedelta(days=60)   # where the newest matches are looked for first
-WIDEN = 1.5          # a window too narrow is widened to one expected to hold this many times more
+WIDEN = 1.25         # a window too narrow is widened to one expected to hold this many times more
 LAST_WINDOW = timedelta(days=730)   # a wider window is no window: all listings are looked at
 
 
