@@ -17,8 +17,9 @@ has relayed its outbox, so what one leaves behind does not load the other):
             batch that writes it); then a sample of them is sent again and must be answered
             with the first answer, byte for byte;
   paced     the hot auction at 80 % of the request rate measured, for latency;
-  many      1,000 auctions at once, bids spread over them (each auction's batches committed
-            together with the other auctions' in one transaction: group commit);
+  many      1,000 auctions at once, bids spread over them, eight bidders taking turns on each
+            (each auction's batches committed together with the other auctions' in one
+            transaction: group commit);
   idle      10,000 open auctions (``--idle-auctions``), each bid on once: the service's resident
             memory per auction whose writer is held, then the writers evicted once idle
             (``AUCTION_IDLE_SECONDS``, short here), then all bid on again — each writer rebuilt
@@ -69,8 +70,9 @@ from shared.settings import CommonSettings
 from techex.stack.stack import Stack, create_database
 
 START, INCREMENT = 1_000_000, 100
-IDLE_SECONDS = 5.0
-"""The service's writer idle time here: short, so the idle scenario sees its writers evicted."""
+IDLE_SECONDS = 30.0
+"""The service's writer idle time here: shorter than its default minute (so the idle scenario
+sees its writers evicted soon), longer than the idle scenario's first wave of bids."""
 
 
 @dataclass
@@ -209,16 +211,37 @@ def rss_bytes(pid: int) -> int:
     raise RuntimeError("no VmRSS")
 
 
-async def gauge(port: int, name: str) -> float:
-    """A gauge's value from the server's /metrics."""
+async def samples(port: int, name: str) -> dict[str, float]:
+    """The samples of metric ``name`` on the server's /metrics, by their whole name with
+    labels (``name{a="b"}``, or just ``name``)."""
     c = Connection("127.0.0.1", port)
     await c.open()
     _, body = await c.request(b"GET /metrics HTTP/1.1\r\nHost: bench\r\n\r\n")
     c.close()
-    for line in body.decode().splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    raise RuntimeError(f"no gauge {name} in /metrics")
+    return {k: float(v) for k, v in (line.rsplit(" ", 1) for line in body.decode().splitlines()
+                                     if line.startswith(name))}
+
+
+async def gauge(port: int, name: str) -> float:
+    """A gauge's value from the server's /metrics."""
+    value = (await samples(port, name)).get(name)
+    if value is None:
+        raise RuntimeError(f"no gauge {name} in /metrics")
+    return value
+
+
+async def gc_pauses(port: int) -> dict:
+    """The service's garbage-collector pauses so far (techex_gc_pause_seconds)."""
+    h = await samples(port, "techex_gc_pause_seconds")
+    count = sum(v for k, v in h.items() if k.startswith("techex_gc_pause_seconds_count"))
+    under = sum(v for k, v in h.items() if k.startswith("techex_gc_pause_seconds_bucket")
+                and 'le="0.01"' in k)
+    full = sum(v for k, v in h.items() if k.startswith("techex_gc_pause_seconds_count")
+               and 'generation="2"' in k)
+    return {"gc_pauses": int(count), "gc_full_collections": int(full),
+            "gc_pause_total_ms": round(sum(
+                v for k, v in h.items() if k.startswith("techex_gc_pause_seconds_sum")) * 1000),
+            "gc_pauses_over_10ms": int(count - under)}
 
 
 async def idle_memory(target: Target, args: argparse.Namespace, token: str,
@@ -532,9 +555,16 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict:
             counters |= dict.fromkeys(auctions, START - INCREMENT)
 
         def spread(t: Target, stats: Stats):
+            """Each request to the next auction of the connection's stride; its bidder the one
+            of the eight whose turn it is on that auction, so no bidder outbids itself (the
+            hot auction's bidders never do either) and refusals are races, as there."""
             auctions = many[t.prefix]
-            return lambda i: bid_on(
-                t, auctions[(i * 7919 + len(stats.latencies)) % len(auctions)], stats)(i % 8)
+
+            def make(i: int):
+                auction = auctions[(i * 7919 + len(stats.latencies)) % len(auctions)]
+                turn = (counters[auction] - START) // INCREMENT + 1
+                return bid_on(t, auction, stats)(turn % 8)
+            return make
 
         for t in targets:  # warm-up, as the hot auction's: each auction's writer is built
             warm = Stats()
@@ -547,6 +577,7 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict:
                 figures[f"{p}many_accepted_bids_per_s"] / figures[f"{p}hot_accepted_bids_per_s"],
                 3)
 
+        figures |= await gc_pauses(service.port)
         if args.idle_auctions:
             figures |= await idle_memory(service, args, tokens[0], IDLE_SECONDS)
 
@@ -625,6 +656,9 @@ def main() -> None:
               f"({IDLE_SECONDS:g} s idle); all bid on again, each writer rebuilt from the rows "
               f"({g['idle_rebuilt_bids_per_s']} bids/s): "
               f"{g['idle_rebuild_growth_per_auction_bytes']:,} bytes more each")
+    print(f"the service's garbage collector until then: {figures['gc_pauses']} pauses "
+          f"({figures['gc_full_collections']} full), {figures['gc_pause_total_ms']} ms in all, "
+          f"{figures['gc_pauses_over_10ms']} over 10 ms")
     print(f"waited for the service's outbox relay between turns: {figures['relay_drain_s']} s")
     print(f"accepted bids/s, service to peer: hot {figures['ratio_to_row_lock']}, keyed "
           f"{figures['keyed_ratio_to_row_lock']}, 1,000 auctions "

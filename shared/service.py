@@ -35,7 +35,7 @@ from shared.idempotency import Once
 from shared.json_body import JsonBodyMiddleware
 from shared.kafka import dlq_topic, ensure_topics, new_producer
 from shared.logs import configure_logging
-from shared.metrics import KAFKA_REACHABLE, install_metrics
+from shared.metrics import KAFKA_REACHABLE, install_metrics, settle_heap, unsettle_heap
 from shared.openapi import install_openapi
 from shared.outbox import Derive, OutboxRelay, OutboxWriter
 from shared.problem_handlers import install_problem_handlers
@@ -303,10 +303,12 @@ def build_app(
                 runtime.pool, idempotency_keys=timedelta(days=common.idempotency_retention_days),
                 inbox=timedelta(days=common.inbox_retention_days),
                 every=timedelta(seconds=common.retention_sweep_seconds)), name="retention"))
+        settle_heap()
         log.info("%s service ready", spec.name)
         try:
             yield
         finally:
+            unsettle_heap()
             for task in runtime.tasks:
                 task.cancel()
             for task in runtime.tasks:
@@ -322,8 +324,11 @@ def build_app(
             await runtime.producer.stop()
             await runtime.pool.close()
 
+    # FastAPI's own OpenTelemetry hooks ask for the global providers on every request; this
+    # service traces with shared.tracing and measures with shared.metrics instead.
     app = FastAPI(title=spec.title, description=spec.description, version="0.1.0",
-                  lifespan=lifespan)
+                  lifespan=lifespan,
+                  telemetry={"tracing": False, "metrics": False, "logs": False})
     app.state.runtime = runtime
     install_problem_handlers(app)
     idempotency.install(app)

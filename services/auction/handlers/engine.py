@@ -87,6 +87,10 @@ class _Pending:
         return self.render(outcome.result)
 
 
+_RETIRE = object()
+"""Put in a writer's queue: the writer ends (see :meth:`_Actor.retire`)."""
+
+
 class _KeysTaken(Exception):
     """Some keys of the batch were answered before (by another process or auction): the
     batch is rolled back and applied again without them."""
@@ -121,9 +125,18 @@ class _Actor:
             pending.future.add_done_callback(lambda _: self.running.discard(claim))
         self.queue.put_nowait(pending)
 
+    def retire(self) -> None:
+        """Stop once the queue is empty (evicted: no command can reach this writer any more).
+        Ended this way rather than cancelled, the task keeps no exception whose traceback
+        holds the writer: its memory is freed at once, without waiting for a full collection."""
+        self.queue.put_nowait(_RETIRE)  # type: ignore[arg-type]
+
     async def _run(self) -> None:
         while True:
-            batch = [await self.queue.get()]
+            first = await self.queue.get()
+            if first is _RETIRE:
+                return
+            batch = [first]
             while len(batch) < self.engine.max_batch and not self.queue.empty():
                 batch.append(self.queue.get_nowait())
             try:
@@ -323,6 +336,7 @@ class GroupCommit:
             while len(units) < self.max_units and not queue.empty():
                 units.append(queue.get_nowait())
             await self._commit(units)
+            del units  # not held while waiting: an evicted writer is freed at once
 
     async def _commit(self, units: list[_Unit]) -> None:
         try:
@@ -478,9 +492,9 @@ class BidEngine:
                 raise OwnedElsewhere(detail=f"Auction {auction_id} is written by "
                                      f"{owner['owner']}; send the bid there.",
                                      owner=owner["owner"]).at(owner["owner_url"])
-            state = await store.load(conn, auction_id)
-            numbers = await store.bidder_numbers(conn, auction_id)
-        assert state is not None
+            loaded = await store.load_with_numbers(conn, auction_id)
+        assert loaded is not None
+        state, numbers = loaded
         actor = _Actor(self, state, epoch, numbers)
         self._actors[auction_id] = actor
         OWNED.set(len(self._actors))
@@ -513,7 +527,7 @@ class BidEngine:
         idle = [a for a in self._actors.values()
                 if not a.busy and a.queue.empty() and a.last_used < horizon]
         for a in idle:
-            a.task.cancel()
+            a.retire()
             self._forget(a.state.id, a)
         if idle:
             async with self.pool.acquire() as conn:

@@ -93,6 +93,14 @@ async def release_epochs(conn: asyncpg.Connection, owner: str,
 async def load(conn: asyncpg.Connection, auction_id: uuid.UUID,
                rules: AuctionRules | None = None) -> Auction | None:
     """Rebuild the auction from its rows: terms, bidders, proxies and the whole bid sequence."""
+    loaded = await load_with_numbers(conn, auction_id, rules)
+    return loaded[0] if loaded else None
+
+
+async def load_with_numbers(conn: asyncpg.Connection, auction_id: uuid.UUID,
+                            rules: AuctionRules | None = None
+                            ) -> tuple[Auction, dict[str, int]] | None:
+    """The auction rebuilt from its rows (see :func:`load`) and its bidders' bid numbers."""
     row = await conn.fetchrow("SELECT * FROM auctions WHERE id = $1", auction_id)
     if row is None:
         return None
@@ -110,7 +118,7 @@ async def load(conn: asyncpg.Connection, auction_id: uuid.UUID,
         ladder = ladder.accept(b["bidder_id"], b["amount_fen"], b["at"],
                                automatic=b["automatic"])
     people = await conn.fetch(
-        "SELECT bidder_id, qualified_at FROM bidders WHERE auction_id = $1", auction_id)
+        "SELECT bidder_id, qualified_at, number FROM bidders WHERE auction_id = $1", auction_id)
     proxies = ProxyBook()
     for p in await conn.fetch(
         "SELECT bidder_id, max_fen FROM proxies WHERE auction_id = $1 ORDER BY set_order",
@@ -123,7 +131,8 @@ async def load(conn: asyncpg.Connection, auction_id: uuid.UUID,
         registered=frozenset(p["bidder_id"] for p in people),
         qualified=frozenset(p["bidder_id"] for p in people if p["qualified_at"]),
         proxies=proxies, failure=FailureReason(row["failure"]) if row["failure"] else None,
-        closed_at=row["closed_at"], round=row["round"], previous_id=row["previous_id"])
+        closed_at=row["closed_at"], round=row["round"], previous_id=row["previous_id"],
+    ), {p["bidder_id"]: p["number"] for p in people}
 
 
 async def append_batches(conn: asyncpg.Connection,
@@ -197,12 +206,6 @@ async def qualified_among(conn: asyncpg.Connection, auction_id: uuid.UUID,
     rows = await conn.fetch(
         "SELECT bidder_id, number FROM bidders WHERE auction_id = $1 AND bidder_id = ANY($2)"
         " AND qualified_at IS NOT NULL", auction_id, list(bidders))
-    return {r["bidder_id"]: r["number"] for r in rows}
-
-
-async def bidder_numbers(db, auction_id: uuid.UUID) -> dict[str, int]:
-    rows = await db.fetch("SELECT bidder_id, number FROM bidders WHERE auction_id = $1",
-                          auction_id)
     return {r["bidder_id"]: r["number"] for r in rows}
 
 

@@ -38,6 +38,8 @@ async def search_achievements(
 
     Repeat a list parameter for "any of": `?field=new_materials&field=energy`. A region
     matches its whole subtree. Pass `next_cursor` back as `cursor` for the next page.
+    By relevance, the newest 100 matching listings are ranked; `sort=newest` pages through
+    every match.
     """
     with SEARCH_SECONDS.labels("achievements").time():
         runtime = runtime_of(request)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import random
 import uuid
+import weakref
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -329,7 +331,15 @@ async def test_an_idle_writer_is_evicted_gives_its_lease_back_and_is_rebuilt(poo
     try:
         (auction,) = await _open_bidding(pool, engine, clock, 1, ["b1", "b2"])
         await engine.run(auction.id, PlaceBid("b1", START_PRICE))
-        assert await engine.evict_idle() == 1
+        writer = weakref.ref(engine._actors[auction.id])
+        gc.disable()  # freed by reference counting alone: no cycle keeps an evicted writer
+        try:
+            assert await engine.evict_idle() == 1
+            for _ in range(5):
+                await asyncio.sleep(0)
+            assert writer() is None
+        finally:
+            gc.enable()
         assert not engine._actors and not engine._opening
         row = await store.current_owner(pool, auction.id)
         assert row["owner"] is None  # handed back at once: no lease to wait out
